@@ -1,0 +1,34 @@
+//! Wire format of the gateway's own XML contract v1 (`urn:kz:iin-gateway:v1`).
+//!
+//! This crate knows bytes and its own structs only: it decodes and guards
+//! incoming documents (encoding, DOCTYPE, size, depth), extracts them into
+//! string-typed wire structs that remember where each value stood, and
+//! renders the gateway's answers. Turning wire values into validated domain
+//! values is the service's job, not this crate's.
+
+pub mod application;
+
+pub use application::*;
+
+/// The namespace of every gateway document.
+pub const NAMESPACE: &str = "urn:kz:iin-gateway:v1";
+
+/// Where a value or a problem stood in the document the sender posted.
+///
+/// `line` and `column` are 1-based; `column` counts characters of the decoded
+/// text. `path` is the element path from the root, e.g.
+/// `/Application/Applicant/BirthDate`, or for an attribute
+/// `/Application/Consent/@given`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: u32,
+    pub column: u32,
+    pub path: String,
+}
+
+/// A wire value together with the place it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub at: Location,
+}

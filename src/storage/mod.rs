@@ -1,0 +1,140 @@
+//! Durable storage behind one trait, with two backends that pass the same
+//! conformance suite: PostgreSQL (production, several instances) and an
+//! embedded SQLite file (the zero-setup default).
+//!
+//! The store knows rows, not rules: the service decides, the store records.
+//! Everything one decision causes is written in one transaction.
+
+pub mod error;
+pub mod group_commit;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::lifecycle::State;
+
+pub use error::StoreError;
+
+/// SHA-256 of the document a sender posted, decoded to UTF-8.
+pub type ContentHash = [u8; 32];
+
+/// One answer the gateway is about to give to an intake message, with the
+/// application it creates, if any. Recording it is what makes the answer
+/// replayable and the application durable.
+#[derive(Debug, Clone)]
+pub struct NewAnswer {
+    pub sender_id: String,
+    pub message_id: String,
+    pub content_hash: ContentHash,
+    /// HTTP status of the answer (201 talon, 422 refusal receipt, ...).
+    pub status: u16,
+    /// The answer's body, byte for byte as it is sent.
+    pub body: Vec<u8>,
+    pub answered_at: OffsetDateTime,
+    /// `Some` when the answer accepts (or refuses) an application that must be
+    /// kept as a result of the service.
+    pub application: Option<NewApplication>,
+}
+
+/// An application as first stored, with the transitions that brought it to
+/// its current state (for an accepted one: `ACCEPTED` then `QUEUED`).
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub number: String,
+    /// The validated application serialized by the service (JSON). Opaque to the store.
+    pub payload: String,
+    pub transitions: Vec<Transition>,
+}
+
+/// One step of an application's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub state: State,
+    pub at: OffsetDateTime,
+    /// When the step that starts with this transition is due by the
+    /// regulation's norms, if it has a norm.
+    pub due_at: Option<OffsetDateTime>,
+}
+
+/// What recording an answer found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// This answer is now the answer to the message.
+    Stored,
+    /// The message had been answered before (possibly by a concurrent
+    /// request); nothing was written. The caller compares content hashes.
+    AlreadyAnswered(StoredAnswer),
+}
+
+/// An answer recorded earlier for a `(sender, message id)` pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub content_hash: ContentHash,
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// An application as read back, with its whole history in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationRecord {
+    pub number: String,
+    pub sender_id: String,
+    pub message_id: String,
+    pub state: State,
+    pub payload: String,
+    pub history: Vec<Transition>,
+}
+
+/// The gateway's storage. Both backends implement it and pass
+/// `tests/it/store_conformance.rs`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Records each answer of the batch in one transaction (group commit).
+    /// Items are independent messages; the result has one entry per item, in
+    /// order. An item whose `(sender_id, message_id)` is already answered,
+    /// including by an earlier item of the same batch, writes nothing and
+    /// yields `AlreadyAnswered` with the answer that won. Only when the whole
+    /// transaction fails is an error returned, and then nothing was written.
+    async fn record_answers(&self, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError>;
+
+    /// The answer recorded for a message, if any.
+    async fn find_answer(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+    ) -> Result<Option<StoredAnswer>, StoreError>;
+
+    /// An application with its history, if the number is known.
+    async fn application(&self, number: &str) -> Result<Option<ApplicationRecord>, StoreError>;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a database URL names: `postgres://...` / `postgresql://...`
+/// or `sqlite:PATH`. Migrations are applied before it returns.
+pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url, options).await?))
+    } else {
+        Err(StoreError::BadUrl)
+    }
+}
+
+/// Tuning that applies to pooled backends.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub pool_size: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { pool_size: 16 }
+    }
+}
