@@ -1,4 +1,10 @@
 //! iin-gateway: the integration gateway between the State Corporation's intake
 //! systems and the MVD information system for forming IINs of foreigners.
 
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod service;
+pub mod storage;
+pub mod telemetry;

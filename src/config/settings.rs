@@ -1,0 +1,69 @@
+//! The checked configuration the rest of the gateway reads.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerSettings,
+    pub intake: IntakeSettings,
+    pub database: DatabaseSettings,
+    pub logging: LoggingSettings,
+    pub calendar: CalendarSettings,
+    pub norms: NormSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// Limits on incoming documents; all are checked before any work is done.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeSettings {
+    pub max_body_bytes: usize,
+    pub max_depth: usize,
+    pub max_elements: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: usize,
+    pub group_commit_max_batch: usize,
+    pub group_commit_writers: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoggingSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CalendarSettings {
+    pub utc_offset: time::UtcOffset,
+    pub day_start: time::Time,
+    pub day_end: time::Time,
+    pub holidays: Vec<time::Date>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NormSettings {
+    pub document_check: time::Duration,
+    pub registration_and_transfer: time::Duration,
+    pub mvd_processing: time::Duration,
+    pub certificate_issue: time::Duration,
+}

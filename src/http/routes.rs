@@ -1,0 +1,84 @@
+//! Which request goes to which service call.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, header};
+
+use crate::service::{Answer, Gateway};
+
+use super::body::{BodyError, read_limited};
+use super::response::into_response;
+
+const APPLICATIONS: &str = "/api/v1/applications";
+
+/// Routes one request and logs it: method, route, status, code and time, and
+/// never anything from the body.
+pub async fn handle(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    timeout: Duration,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let (route, answer) = route(gateway, request, timeout).await;
+    tracing::info!(
+        %method,
+        route,
+        status = answer.status,
+        code = answer.code.unwrap_or("-"),
+        application = answer.application_number.as_deref().unwrap_or("-"),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    let _ = path;
+    into_response(answer)
+}
+
+async fn route(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    timeout: Duration,
+) -> (&'static str, Answer) {
+    let path = request.uri().path();
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match (request.method(), segments.as_slice()) {
+        (&Method::POST, ["", "api", "v1", "applications"]) => {
+            ("applications.post", post_application(gateway, request, timeout).await)
+        }
+        (&Method::GET, ["", "api", "v1", "applications", number]) => {
+            let number = (*number).to_owned();
+            ("applications.get", gateway.application_status(&number).await)
+        }
+        (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
+        (_, ["", "api", "v1", "applications"]) => {
+            ("applications", Answer::method_not_allowed("POST"))
+        }
+        (_, ["", "api", "v1", "applications", _]) => {
+            ("applications", Answer::method_not_allowed("GET"))
+        }
+        _ => ("unknown", Answer::not_found()),
+    }
+}
+
+async fn post_application(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    timeout: Duration,
+) -> Answer {
+    let content_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = gateway.limits().max_body_bytes;
+    let read = tokio::time::timeout(timeout, read_limited(request.into_body(), content_length, limit));
+    match read.await {
+        Ok(Ok(body)) => gateway.submit_application(&body).await,
+        Ok(Err(BodyError::TooLarge)) => Answer::payload_too_large(limit),
+        Ok(Err(BodyError::Broken)) | Err(_) => Answer::request_timeout(),
+    }
+}

@@ -1,0 +1,154 @@
+//! What the service answers: a status, a rendered document, and the few facts
+//! the front door needs for headers and logs. Every error answer of the
+//! gateway is built here, so each code has exactly one status.
+
+use gateway_xml::{ErrorNotice, Location, ReadError, ReadErrorKind};
+
+use crate::storage::StoreError;
+
+pub const XML: &str = "application/xml";
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// The contract code of a refusal or error, for logs and metrics.
+    pub code: Option<&'static str>,
+    /// The application the answer concerns, for logs.
+    pub application_number: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u32>,
+    /// Methods for an `Allow` header.
+    pub allow: Option<&'static str>,
+}
+
+impl Answer {
+    pub fn xml(status: u16, body: Vec<u8>) -> Answer {
+        Answer {
+            status,
+            body,
+            content_type: XML,
+            code: None,
+            application_number: None,
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    pub fn plain(status: u16, text: &str) -> Answer {
+        Answer {
+            content_type: "text/plain; charset=utf-8",
+            ..Answer::xml(status, text.as_bytes().to_vec())
+        }
+    }
+
+    /// An `ErrorNotice` with the given status and code.
+    pub fn error(status: u16, code: &'static str, notice: ErrorNotice) -> Answer {
+        debug_assert_eq!(notice.code, code);
+        Answer {
+            code: Some(code),
+            ..Answer::xml(status, gateway_xml::render_error_notice(&notice))
+        }
+    }
+
+    fn simple_error(status: u16, code: &'static str, detail: Option<String>) -> Answer {
+        Answer::error(status, code, notice(code, None, None, detail))
+    }
+
+    /// The answer to a document that could not be read.
+    pub fn unreadable(error: ReadError) -> Answer {
+        let status = match error.kind {
+            ReadErrorKind::UnsupportedEncoding => 415,
+            _ => 400,
+        };
+        let code = error.kind.code();
+        Answer::error(
+            status,
+            code,
+            notice(code, error.message_id, error.location, Some(error.detail)),
+        )
+    }
+
+    /// A value that is present but not valid.
+    pub fn schema_violation(message_id: Option<String>, at: Location, detail: String) -> Answer {
+        let code = ReadErrorKind::SchemaViolation.code();
+        Answer::error(400, code, notice(code, message_id, Some(at), Some(detail)))
+    }
+
+    pub fn duplicate_message_conflict(message_id: String) -> Answer {
+        let code = "DUPLICATE_MESSAGE_CONFLICT";
+        Answer::error(
+            409,
+            code,
+            notice(
+                code,
+                Some(message_id),
+                None,
+                Some("this MessageId was already used by this sender for a different document".into()),
+            ),
+        )
+    }
+
+    pub fn payload_too_large(limit: usize) -> Answer {
+        Answer::simple_error(
+            413,
+            "PAYLOAD_TOO_LARGE",
+            Some(format!("the body is larger than the limit of {limit} bytes")),
+        )
+    }
+
+    pub fn request_timeout() -> Answer {
+        Answer::simple_error(
+            408,
+            "REQUEST_TIMEOUT",
+            Some("the body did not arrive in time".into()),
+        )
+    }
+
+    pub fn not_found() -> Answer {
+        Answer::simple_error(404, "NOT_FOUND", None)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Answer {
+        Answer {
+            allow: Some(allow),
+            ..Answer::simple_error(405, "METHOD_NOT_ALLOWED", None)
+        }
+    }
+
+    /// The store could not be reached or failed: nothing was acknowledged.
+    pub fn store_failure(error: &StoreError) -> Answer {
+        if error.is_unavailable() {
+            tracing::warn!(error = %error, "database unavailable");
+            Answer {
+                retry_after: Some(5),
+                ..Answer::simple_error(503, "UNAVAILABLE", None)
+            }
+        } else {
+            tracing::error!(error = %error, "database failure");
+            Answer::simple_error(500, "INTERNAL_ERROR", None)
+        }
+    }
+
+    pub fn with_application(mut self, number: &str) -> Answer {
+        self.application_number = Some(number.to_owned());
+        self
+    }
+}
+
+fn notice(
+    code: &str,
+    message_id: Option<String>,
+    location: Option<Location>,
+    detail: Option<String>,
+) -> ErrorNotice {
+    ErrorNotice {
+        code: code.to_owned(),
+        message_id,
+        location,
+        detail,
+        existing_iin: None,
+        application_number: None,
+    }
+}

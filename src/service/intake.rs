@@ -1,0 +1,174 @@
+//! Intake of an application: read, validate, decide, record, answer.
+//!
+//! The order matters. Cheap refusals (encoding, DOCTYPE, structure) come
+//! before anything touches the store; the answer is rendered before the
+//! transaction so that exactly those bytes are stored and replayed; and it is
+//! returned only after the commit.
+
+use gateway_xml::{AcceptanceTalon, RefusalReceipt};
+use sha2::{Digest, Sha256};
+
+use crate::domain::application::Application;
+use crate::domain::deadline::{result_due_at, step_due};
+use crate::domain::ids::ApplicationNumber;
+use crate::domain::intake::{Assessment, Refusal, assess};
+use crate::domain::lifecycle::State;
+use crate::storage::{ContentHash, NewAnswer, NewApplication, Recorded, StoredAnswer, Transition};
+
+use super::time_format::{instant, local_date};
+use super::wire_to_domain::application_from_wire;
+use super::{Answer, Gateway};
+
+impl Gateway {
+    /// Answers one posted application document.
+    pub async fn submit_application(&self, body: &[u8]) -> Answer {
+        let xml_limits = gateway_xml::Limits {
+            max_depth: self.limits.max_depth,
+            max_elements: self.limits.max_elements,
+            ..gateway_xml::Limits::default()
+        };
+        let text = match gateway_xml::decode(body) {
+            Ok(text) => text,
+            Err(e) => return Answer::unreadable(e),
+        };
+        let doc = match gateway_xml::read_application(&text, &xml_limits) {
+            Ok(doc) => doc,
+            Err(e) => return Answer::unreadable(e),
+        };
+        let now = self.clock.now();
+        let today = local_date(now, self.calendar.offset);
+        let message_id = doc.header.message_id.value.clone();
+        let application = match application_from_wire(&doc, today) {
+            Ok(application) => application,
+            Err(violation) => {
+                return Answer::schema_violation(Some(message_id), violation.at, violation.detail);
+            }
+        };
+        let content_hash: ContentHash = Sha256::digest(text.as_bytes()).into();
+        let sender_id = application.header.sender_id.as_str().to_owned();
+
+        // A repeated message is answered from the store without deciding again.
+        match self.store.find_answer(&sender_id, &message_id).await {
+            Ok(Some(earlier)) => return replay(earlier, &content_hash, message_id),
+            Ok(None) => {}
+            Err(e) => return Answer::store_failure(&e),
+        }
+
+        let number = ApplicationNumber::generate(today, random_u64());
+        let (answer, new_application) = match assess(&application, today) {
+            Assessment::Accept => self.accept(&application, &number, now),
+            Assessment::Refuse(refusal) => self.refuse(&application, &number, now, &refusal),
+        };
+        let new_answer = NewAnswer {
+            sender_id,
+            message_id: message_id.clone(),
+            content_hash,
+            status: answer.status,
+            body: answer.body.clone(),
+            answered_at: now,
+            application: Some(new_application),
+        };
+        match self.commits.record(new_answer).await {
+            Ok(Recorded::Stored) => answer,
+            // A concurrent request with the same message won the race.
+            Ok(Recorded::AlreadyAnswered(earlier)) => replay(earlier, &content_hash, message_id),
+            Err(e) => Answer::store_failure(&e),
+        }
+    }
+
+    fn accept(
+        &self,
+        application: &Application,
+        number: &ApplicationNumber,
+        now: time::OffsetDateTime,
+    ) -> (Answer, NewApplication) {
+        let offset = self.calendar.offset;
+        let due = result_due_at(now, &self.norms, &self.calendar);
+        let talon = AcceptanceTalon {
+            application_number: number.as_str().to_owned(),
+            message_id: application.header.message_id.as_str().to_owned(),
+            accepted_at: instant(now, offset),
+            accepted_documents: application
+                .presented_documents
+                .iter()
+                .map(|kind| kind.as_str().to_owned())
+                .collect(),
+            result_due_at: instant(due, offset),
+        };
+        let answer = Answer::xml(201, gateway_xml::render_acceptance_talon(&talon))
+            .with_application(number.as_str());
+        let transitions = [State::Accepted, State::Queued]
+            .into_iter()
+            .map(|state| Transition {
+                state,
+                at: now,
+                due_at: step_due(state, now, &self.norms, &self.calendar),
+            })
+            .collect();
+        (answer, self.new_application(application, number, transitions))
+    }
+
+    fn refuse(
+        &self,
+        application: &Application,
+        number: &ApplicationNumber,
+        now: time::OffsetDateTime,
+        refusal: &Refusal,
+    ) -> (Answer, NewApplication) {
+        let missing = match refusal {
+            Refusal::IncompleteDocuments { missing } => {
+                missing.iter().map(|kind| kind.as_str().to_owned()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let receipt = RefusalReceipt {
+            code: refusal.code().to_owned(),
+            message_id: application.header.message_id.as_str().to_owned(),
+            refused_at: instant(now, self.calendar.offset),
+            missing_documents: missing,
+            application_number: Some(number.as_str().to_owned()),
+        };
+        let answer = Answer {
+            code: Some(refusal.code()),
+            ..Answer::xml(422, gateway_xml::render_refusal_receipt(&receipt))
+        }
+        .with_application(number.as_str());
+        let transitions = vec![Transition {
+            state: State::Refused,
+            at: now,
+            due_at: None,
+        }];
+        (answer, self.new_application(application, number, transitions))
+    }
+
+    fn new_application(
+        &self,
+        application: &Application,
+        number: &ApplicationNumber,
+        transitions: Vec<Transition>,
+    ) -> NewApplication {
+        NewApplication {
+            number: number.as_str().to_owned(),
+            payload: serde_json::to_string(application)
+                .expect("a validated application always serializes"),
+            transitions,
+        }
+    }
+}
+
+/// The earlier answer byte for byte when the content is the same; a conflict
+/// when the sender reused the message id for another document.
+fn replay(earlier: StoredAnswer, content_hash: &ContentHash, message_id: String) -> Answer {
+    if &earlier.content_hash == content_hash {
+        Answer::xml(earlier.status, earlier.body)
+    } else {
+        Answer::duplicate_message_conflict(message_id)
+    }
+}
+
+/// Random bits for application numbers; uniqueness is enforced by the store.
+fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    u64::from_le_bytes(bytes)
+}
