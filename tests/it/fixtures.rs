@@ -1,0 +1,191 @@
+//! Replays every scenario under `fixtures/intake/` against a running gateway on
+//! each store, over real HTTP.
+//!
+//! A scenario is a folder with `scenario.toml` (a description and ordered
+//! steps) and the documents it names. A step posts a file or gets a path,
+//! and names the status and, optionally, the expected body. Expected bodies
+//! are the exact bytes the gateway must answer, except for placeholders:
+//! `{{instant}}` (an RFC 3339 instant), `{{application-number}}`, `{{any}}`
+//! (any text without `<`), and `{{NAME}}` for a value captured by an earlier
+//! step (`capture = "NAME"` saves the `ApplicationNumber` of its answer).
+//! `same_body_as = N` demands the body of step N byte for byte.
+//!
+//! Every answer is also written to `target/fixture-answers/` so that
+//! `scripts/check-schemas` can validate it against `docs/schemas/`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use iin_gateway::storage::Store;
+use serde::Deserialize;
+
+use crate::app::{Reply, TestApp};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    #[allow(dead_code)]
+    description: String,
+    #[serde(default)]
+    step: Vec<Step>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    post: Option<String>,
+    get: Option<String>,
+    status: u16,
+    expect: Option<String>,
+    capture: Option<String>,
+    same_body_as: Option<usize>,
+    /// Pads the posted document with trailing spaces up to this many bytes.
+    pad_to_bytes: Option<usize>,
+}
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/intake")
+}
+
+fn answers_dir(backend: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/fixture-answers")
+        .join(backend)
+}
+
+/// Turns an expected body into an anchored regular expression.
+fn pattern(expected: &str, captured: &HashMap<String, String>) -> regex::Regex {
+    let placeholder = regex::Regex::new(r"\{\{([a-z0-9-]+)\}\}").unwrap();
+    let mut out = String::from("^");
+    let mut last = 0;
+    for m in placeholder.captures_iter(expected) {
+        let whole = m.get(0).unwrap();
+        out.push_str(&regex::escape(&expected[last..whole.start()]));
+        let name = &m[1];
+        out.push_str(&match name {
+            "instant" => r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})".to_owned(),
+            "application-number" => r"\d{8}-[0-9A-Z]{10}".to_owned(),
+            "any" => r"[^<]*".to_owned(),
+            other => regex::escape(
+                captured
+                    .get(other)
+                    .unwrap_or_else(|| panic!("placeholder {{{{{other}}}}} was never captured")),
+            ),
+        });
+        last = whole.end();
+    }
+    out.push_str(&regex::escape(&expected[last..]));
+    out.push('$');
+    regex::Regex::new(&out).unwrap()
+}
+
+fn application_number(body: &str) -> Option<String> {
+    let start = body.find("<ApplicationNumber>")? + "<ApplicationNumber>".len();
+    let end = start + body[start..].find("</ApplicationNumber>")?;
+    Some(body[start..end].to_owned())
+}
+
+async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), String> {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let text = std::fs::read_to_string(dir.join("scenario.toml")).map_err(|e| e.to_string())?;
+    let scenario: Scenario = toml::from_str(&text).map_err(|e| format!("scenario.toml: {e}"))?;
+    let mut captured = HashMap::new();
+    let mut replies: Vec<Reply> = Vec::new();
+    for (index, step) in scenario.step.iter().enumerate() {
+        let number = index + 1;
+        let reply = match (&step.post, &step.get) {
+            (Some(file), None) => {
+                let mut body = std::fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+                if let Some(size) = step.pad_to_bytes {
+                    body.resize(size.max(body.len()), b' ');
+                }
+                app.post("/api/v1/applications", Bytes::from(body)).await
+            }
+            (None, Some(path)) => {
+                let mut path = path.clone();
+                for (key, value) in &captured {
+                    path = path.replace(&format!("{{{{{key}}}}}"), value);
+                }
+                app.get(&path).await
+            }
+            _ => return Err(format!("step {number}: exactly one of post and get")),
+        };
+        let body = reply.text();
+        let out = answers_dir(backend);
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join(format!("{name}-{number}.xml")), &reply.body).unwrap();
+
+        if reply.status != step.status {
+            return Err(format!(
+                "step {number}: status {} instead of {}\n{body}",
+                reply.status, step.status
+            ));
+        }
+        if let Some(expect) = &step.expect {
+            let expected = std::fs::read_to_string(dir.join(expect))
+                .map_err(|e| format!("{expect}: {e}"))?;
+            if !pattern(&expected, &captured).is_match(&body) {
+                return Err(format!(
+                    "step {number}: body differs from {expect}\n--- expected\n{expected}\n--- actual\n{body}"
+                ));
+            }
+        }
+        if let Some(earlier) = step.same_body_as {
+            let earlier_reply = replies
+                .get(earlier - 1)
+                .ok_or_else(|| format!("step {number}: no step {earlier}"))?;
+            if earlier_reply.body != reply.body {
+                return Err(format!(
+                    "step {number}: body is not byte-identical to step {earlier}'s\n--- step {earlier}\n{}\n--- step {number}\n{body}",
+                    earlier_reply.text()
+                ));
+            }
+        }
+        if let Some(key) = &step.capture {
+            let value = application_number(&body)
+                .ok_or_else(|| format!("step {number}: no ApplicationNumber to capture"))?;
+            captured.insert(key.clone(), value);
+        }
+        replies.push(reply);
+    }
+    Ok(())
+}
+
+async fn replay_all(store: Arc<dyn Store>, backend: &str) {
+    let app = TestApp::spawn(store).await;
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("scenario.toml").is_file())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 15, "expected at least 15 intake fixtures");
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        if let Err(e) = run_scenario(&app, dir, backend).await {
+            failures.push(format!("{}: {e}", dir.file_name().unwrap().to_string_lossy()));
+        }
+    }
+    app.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[tokio::test]
+async fn intake_fixtures_on_sqlite() {
+    let store = crate::support::sqlite_store().await;
+    replay_all(store.store, "sqlite").await;
+}
+
+#[tokio::test]
+async fn intake_fixtures_on_postgres() {
+    let store = crate::support::pg_store().await;
+    replay_all(store.store, "postgres").await;
+}
