@@ -7,8 +7,14 @@
 //! values is the service's job, not this crate's.
 
 pub mod application;
+pub mod decode;
+pub mod error;
+pub mod tree;
 
 pub use application::*;
+pub use decode::decode;
+pub use error::{ReadError, ReadErrorKind};
+pub use tree::{Attribute, Element, Limits, parse};
 
 /// The namespace of every gateway document.
 pub const NAMESPACE: &str = "urn:kz:iin-gateway:v1";
