@@ -9,11 +9,14 @@
 pub mod application;
 pub mod decode;
 pub mod error;
+pub mod read_application;
+mod structure;
 pub mod tree;
 
 pub use application::*;
 pub use decode::decode;
 pub use error::{ReadError, ReadErrorKind};
+pub use read_application::read_application;
 pub use tree::{Attribute, Element, Limits, parse};
 
 /// The namespace of every gateway document.
