@@ -7,8 +7,25 @@
 //! values is the service's job, not this crate's.
 
 pub mod application;
+pub mod decode;
+pub mod error;
+pub mod read_application;
+pub mod render;
+mod structure;
+pub mod texts;
+pub mod tree;
 
 pub use application::*;
+pub use decode::decode;
+pub use error::{ReadError, ReadErrorKind};
+pub use read_application::read_application;
+pub use render::{
+    AcceptanceTalon, ApplicationStatus, ErrorNotice, RefusalReceipt, render_acceptance_talon,
+    render_application_status, render_error_notice, render_error_notice_fragment,
+    render_refusal_receipt,
+};
+pub use texts::{Texts, texts};
+pub use tree::{Attribute, Element, Limits, parse};
 
 /// The namespace of every gateway document.
 pub const NAMESPACE: &str = "urn:kz:iin-gateway:v1";
