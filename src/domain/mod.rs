@@ -2,4 +2,15 @@
 //! the lifecycle and the regulation's deadlines. Nothing here does I/O or
 //! reads the clock; "now" is always a parameter.
 
+/// ISO 3166-1 alpha-3 country codes and ICAO's no-nationality codes.
+pub mod country;
+/// `InvalidValue`, the domain layer's one error.
+pub mod error;
+/// Message, sender, operator and application identifiers.
+pub mod ids;
+/// The states of an application and the legal moves between them.
 pub mod lifecycle;
+/// Latin and Cyrillic names, and a name with either spelling.
+pub mod name;
+/// Length and character rules and serde glue shared by the text newtypes.
+mod text;
