@@ -1,0 +1,1 @@
+pub mod wire_to_domain;
