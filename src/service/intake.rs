@@ -36,7 +36,7 @@ impl Gateway {
             Err(e) => return Answer::unreadable(e),
         };
         let now = self.clock.now();
-        let today = local_date(now, self.calendar.offset);
+        let today = local_date(now, self.calendar.offset());
         let message_id = doc.header.message_id.value.clone();
         let application = match application_from_wire(&doc, today) {
             Ok(application) => application,
@@ -82,7 +82,7 @@ impl Gateway {
         number: &ApplicationNumber,
         now: time::OffsetDateTime,
     ) -> (Answer, NewApplication) {
-        let offset = self.calendar.offset;
+        let offset = self.calendar.offset();
         let due = result_due_at(now, &self.norms, &self.calendar);
         let talon = AcceptanceTalon {
             application_number: number.as_str().to_owned(),
@@ -124,7 +124,7 @@ impl Gateway {
         let receipt = RefusalReceipt {
             code: refusal.code().to_owned(),
             message_id: application.header.message_id.as_str().to_owned(),
-            refused_at: instant(now, self.calendar.offset),
+            refused_at: instant(now, self.calendar.offset()),
             missing_documents: missing,
             application_number: Some(number.as_str().to_owned()),
         };

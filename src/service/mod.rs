@@ -11,8 +11,10 @@ pub mod wire_to_domain;
 
 use std::sync::Arc;
 
-use crate::config::{Config, IntakeSettings};
-use crate::domain::deadline::{Norms, WorkingCalendar};
+use crate::config::{CalendarSettings, Config, IntakeSettings};
+use crate::domain::deadline::{
+    DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
+};
 use crate::storage::Store;
 use crate::storage::group_commit::GroupCommit;
 
@@ -36,13 +38,7 @@ impl Gateway {
             config.database.group_commit_max_batch,
             config.database.group_commit_writers,
         );
-        let calendar = WorkingCalendar {
-            offset: config.calendar.utc_offset,
-            day_start: config.calendar.day_start,
-            day_end: config.calendar.day_end,
-            ..WorkingCalendar::default()
-        }
-        .with_extra_holidays(config.calendar.holidays.iter().copied());
+        let calendar = calendar(&config.calendar);
         let norms = Norms {
             document_check: config.norms.document_check,
             registration_and_transfer: config.norms.registration_and_transfer,
@@ -67,3 +63,26 @@ impl Gateway {
         &self.store
     }
 }
+
+/// The working calendar configured: the fixed public holidays plus the
+/// configured extra days off.
+fn calendar(settings: &CalendarSettings) -> WorkingCalendar {
+    let mut calendar = WorkingCalendar::new(
+        settings.utc_offset,
+        settings.day_start,
+        settings.day_end,
+        &WORKING_DAYS,
+        settings.holidays.iter().copied().collect(),
+    )
+    .expect("the configuration checks the working day");
+    calendar.add_holidays(DEFAULT_HOLIDAY_YEARS.flat_map(kazakhstan_fixed_holidays));
+    calendar
+}
+
+const WORKING_DAYS: [time::Weekday; 5] = [
+    time::Weekday::Monday,
+    time::Weekday::Tuesday,
+    time::Weekday::Wednesday,
+    time::Weekday::Thursday,
+    time::Weekday::Friday,
+];

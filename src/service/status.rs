@@ -12,7 +12,7 @@ impl Gateway {
             Ok(None) => return Answer::not_found(),
             Err(e) => return Answer::store_failure(&e),
         };
-        let offset = self.calendar.offset;
+        let offset = self.calendar.offset();
         let status = ApplicationStatus {
             application_number: record.number.clone(),
             message_id: record.message_id,

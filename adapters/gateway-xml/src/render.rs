@@ -29,6 +29,9 @@ pub struct RefusalReceipt {
     pub refused_at: String,
     /// Kinds of the missing documents, when that is the reason.
     pub missing_documents: Vec<String>,
+    /// The number under which the refused application is kept, so its
+    /// status can be read like any other's.
+    pub application_number: Option<String>,
 }
 
 /// An error notice, as an immediate answer or as a result.
@@ -77,6 +80,9 @@ pub fn render_refusal_receipt(receipt: &RefusalReceipt) -> Vec<u8> {
     xml.leaf("Code", &receipt.code);
     xml.leaf("MessageId", &receipt.message_id);
     xml.leaf("RefusedAt", &receipt.refused_at);
+    if let Some(number) = &receipt.application_number {
+        xml.leaf("ApplicationNumber", number);
+    }
     for kind in &receipt.missing_documents {
         xml.empty("MissingDocument", &[("kind", kind)]);
     }
@@ -255,6 +261,7 @@ mod tests {
             message_id: "m-1".into(),
             refused_at: "2026-11-24T10:20:00+05:00".into(),
             missing_documents: vec!["NOTARIZED_TRANSLATION".into()],
+            application_number: Some("20261124-7K3QX9M2HD".into()),
         }
     }
 
