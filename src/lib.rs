@@ -2,3 +2,4 @@
 //! systems and the MVD information system for forming IINs of foreigners.
 
 pub mod domain;
+pub mod storage;
