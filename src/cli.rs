@@ -12,7 +12,11 @@ use crate::service::{Gateway, SystemClock};
 use crate::storage::{self, StoreOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "iin-gateway", version, about = "Integration gateway for forming IINs of foreigners")]
+#[command(
+    name = "iin-gateway",
+    version,
+    about = "Integration gateway for forming IINs of foreigners"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -106,7 +106,10 @@ mod tests {
     #[test]
     fn the_environment_overrides_the_file() {
         let vars = vec![
-            ("IIN_GATEWAY__INTAKE__MAX_BODY_BYTES".to_owned(), "1024".to_owned()),
+            (
+                "IIN_GATEWAY__INTAKE__MAX_BODY_BYTES".to_owned(),
+                "1024".to_owned(),
+            ),
             ("IIN_GATEWAY__LOGGING__FORMAT".to_owned(), "json".to_owned()),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ];
@@ -118,9 +121,18 @@ mod tests {
     #[test]
     fn every_problem_is_reported_at_once() {
         let vars = vec![
-            ("IIN_GATEWAY__SERVER__LISTEN".to_owned(), "nowhere".to_owned()),
-            ("IIN_GATEWAY__DATABASE__URL".to_owned(), "mysql://x".to_owned()),
-            ("IIN_GATEWAY__CALENDAR__DAY_END".to_owned(), "08:00".to_owned()),
+            (
+                "IIN_GATEWAY__SERVER__LISTEN".to_owned(),
+                "nowhere".to_owned(),
+            ),
+            (
+                "IIN_GATEWAY__DATABASE__URL".to_owned(),
+                "mysql://x".to_owned(),
+            ),
+            (
+                "IIN_GATEWAY__CALENDAR__DAY_END".to_owned(),
+                "08:00".to_owned(),
+            ),
         ];
         let err = load_from(None, vars).unwrap_err();
         assert_eq!(err.problems.len(), 3, "{err}");

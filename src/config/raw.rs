@@ -65,9 +65,7 @@ struct Problems(Vec<String>);
 
 impl Problems {
     fn check<T, E: std::fmt::Display>(&mut self, key: &str, result: Result<T, E>) -> Option<T> {
-        result
-            .map_err(|e| self.0.push(format!("{key}: {e}")))
-            .ok()
+        result.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
     }
 
     fn require(&mut self, key: &str, ok: bool, why: &str) {
@@ -112,10 +110,16 @@ impl RawConfig {
             "database.url",
             url.starts_with("postgres://")
                 || url.starts_with("postgresql://")
-                || url.strip_prefix("sqlite:").is_some_and(|path| !path.is_empty()),
+                || url
+                    .strip_prefix("sqlite:")
+                    .is_some_and(|path| !path.is_empty()),
             "expected postgres://... or sqlite:PATH",
         );
-        p.require("database.pool_size", self.database.pool_size > 0, "must be at least 1");
+        p.require(
+            "database.pool_size",
+            self.database.pool_size > 0,
+            "must be at least 1",
+        );
         p.require(
             "database.group_commit_max_batch",
             (1..=10_000).contains(&self.database.group_commit_max_batch),
@@ -156,7 +160,11 @@ impl RawConfig {
             time::Time::parse(&self.calendar.day_end, clock).map_err(|_| "expected HH:MM"),
         );
         if let (Some(start), Some(end)) = (day_start, day_end) {
-            p.require("calendar.day_end", start < end, "must be after calendar.day_start");
+            p.require(
+                "calendar.day_end",
+                start < end,
+                "must be after calendar.day_start",
+            );
         }
         let holidays: Vec<time::Date> = self
             .calendar
@@ -173,11 +181,21 @@ impl RawConfig {
         let n = &self.norms;
         for (key, minutes) in [
             ("norms.document_check_minutes", n.document_check_minutes),
-            ("norms.registration_and_transfer_minutes", n.registration_and_transfer_minutes),
+            (
+                "norms.registration_and_transfer_minutes",
+                n.registration_and_transfer_minutes,
+            ),
             ("norms.mvd_processing_minutes", n.mvd_processing_minutes),
-            ("norms.certificate_issue_minutes", n.certificate_issue_minutes),
+            (
+                "norms.certificate_issue_minutes",
+                n.certificate_issue_minutes,
+            ),
         ] {
-            p.require(key, (1..=7 * 24 * 60).contains(&minutes), "must be 1 to 10080 minutes");
+            p.require(
+                key,
+                (1..=7 * 24 * 60).contains(&minutes),
+                "must be 1 to 10080 minutes",
+            );
         }
 
         if !p.0.is_empty() {
@@ -188,7 +206,9 @@ impl RawConfig {
             server: ServerSettings {
                 listen: listen.expect("checked"),
                 max_connections: self.server.max_connections,
-                request_timeout: std::time::Duration::from_secs(self.server.request_timeout_seconds),
+                request_timeout: std::time::Duration::from_secs(
+                    self.server.request_timeout_seconds,
+                ),
                 shutdown_grace: std::time::Duration::from_secs(self.server.shutdown_grace_seconds),
             },
             intake: self.intake,

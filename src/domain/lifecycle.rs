@@ -98,7 +98,10 @@ mod tests {
         for pair in [Accepted, Queued, Leased, IinFormed].windows(2) {
             assert!(pair[0].can_go_to(pair[1]));
         }
-        assert!(Leased.can_go_to(Queued), "an expired lease is handed out again");
+        assert!(
+            Leased.can_go_to(Queued),
+            "an expired lease is handed out again"
+        );
         assert!(!Accepted.can_go_to(IinFormed));
     }
 }

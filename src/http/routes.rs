@@ -12,8 +12,6 @@ use crate::service::{Answer, Gateway};
 use super::body::{BodyError, read_limited};
 use super::response::into_response;
 
-const APPLICATIONS: &str = "/api/v1/applications";
-
 /// Routes one request and logs it: method, route, status, code and time, and
 /// never anything from the body.
 pub async fn handle(
@@ -23,7 +21,6 @@ pub async fn handle(
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let (route, answer) = route(gateway, request, timeout).await;
     tracing::info!(
         %method,
@@ -34,7 +31,6 @@ pub async fn handle(
         micros = started.elapsed().as_micros() as u64,
         "request"
     );
-    let _ = path;
     into_response(answer)
 }
 
@@ -46,12 +42,16 @@ async fn route(
     let path = request.uri().path();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
-        (&Method::POST, ["", "api", "v1", "applications"]) => {
-            ("applications.post", post_application(gateway, request, timeout).await)
-        }
+        (&Method::POST, ["", "api", "v1", "applications"]) => (
+            "applications.post",
+            post_application(gateway, request, timeout).await,
+        ),
         (&Method::GET, ["", "api", "v1", "applications", number]) => {
             let number = (*number).to_owned();
-            ("applications.get", gateway.application_status(&number).await)
+            (
+                "applications.get",
+                gateway.application_status(&number).await,
+            )
         }
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
         (_, ["", "api", "v1", "applications"]) => {
@@ -75,7 +75,10 @@ async fn post_application(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = gateway.limits().max_body_bytes;
-    let read = tokio::time::timeout(timeout, read_limited(request.into_body(), content_length, limit));
+    let read = tokio::time::timeout(
+        timeout,
+        read_limited(request.into_body(), content_length, limit),
+    );
     match read.await {
         Ok(Ok(body)) => gateway.submit_application(&body).await,
         Ok(Err(BodyError::TooLarge)) => Answer::payload_too_large(limit),

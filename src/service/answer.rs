@@ -85,7 +85,10 @@ impl Answer {
                 code,
                 Some(message_id),
                 None,
-                Some("this MessageId was already used by this sender for a different document".into()),
+                Some(
+                    "this MessageId was already used by this sender for a different document"
+                        .into(),
+                ),
             ),
         )
     }
@@ -94,7 +97,9 @@ impl Answer {
         Answer::simple_error(
             413,
             "PAYLOAD_TOO_LARGE",
-            Some(format!("the body is larger than the limit of {limit} bytes")),
+            Some(format!(
+                "the body is larger than the limit of {limit} bytes"
+            )),
         )
     }
 

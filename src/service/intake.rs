@@ -105,7 +105,10 @@ impl Gateway {
                 due_at: step_due(state, now, &self.norms, &self.calendar),
             })
             .collect();
-        (answer, self.new_application(application, number, transitions))
+        (
+            answer,
+            self.new_application(application, number, transitions),
+        )
     }
 
     fn refuse(
@@ -116,9 +119,10 @@ impl Gateway {
         refusal: &Refusal,
     ) -> (Answer, NewApplication) {
         let missing = match refusal {
-            Refusal::IncompleteDocuments { missing } => {
-                missing.iter().map(|kind| kind.as_str().to_owned()).collect()
-            }
+            Refusal::IncompleteDocuments { missing } => missing
+                .iter()
+                .map(|kind| kind.as_str().to_owned())
+                .collect(),
             _ => Vec::new(),
         };
         let receipt = RefusalReceipt {
@@ -138,7 +142,10 @@ impl Gateway {
             at: now,
             due_at: None,
         }];
-        (answer, self.new_application(application, number, transitions))
+        (
+            answer,
+            self.new_application(application, number, transitions),
+        )
     }
 
     fn new_application(
@@ -157,10 +164,17 @@ impl Gateway {
 }
 
 /// The earlier answer byte for byte when the content is the same; a conflict
-/// when the sender reused the message id for another document.
+/// when the sender reused the message id for another document. A repeated
+/// acceptance is 200, not 201: nothing new was created (contract section 1);
+/// a repeated refusal is the same 422 receipt.
 fn replay(earlier: StoredAnswer, content_hash: &ContentHash, message_id: String) -> Answer {
     if &earlier.content_hash == content_hash {
-        Answer::xml(earlier.status, earlier.body)
+        let status = if earlier.status == 201 {
+            200
+        } else {
+            earlier.status
+        };
+        Answer::xml(status, earlier.body)
     } else {
         Answer::duplicate_message_conflict(message_id)
     }

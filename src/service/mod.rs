@@ -33,7 +33,7 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(store: Arc<dyn Store>, config: &Config, clock: Arc<dyn Clock>) -> Gateway {
-        let commits = GroupCommit::start(
+        let commits = GroupCommit::with_writers(
             store.clone(),
             config.database.group_commit_max_batch,
             config.database.group_commit_writers,

@@ -7,10 +7,12 @@
 
 pub mod error;
 pub mod group_commit;
+mod migrations;
 pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -18,6 +20,7 @@ use time::OffsetDateTime;
 use crate::domain::lifecycle::State;
 
 pub use error::StoreError;
+pub use group_commit::GroupCommit;
 
 /// SHA-256 of the document a sender posted, decoded to UTF-8.
 pub type ContentHash = [u8; 32];
@@ -131,10 +134,83 @@ pub async fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, S
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     pub pool_size: usize,
+    /// How long to wait for a connection to be made, or for a free one from
+    /// the pool, before answering `Unavailable`.
+    pub connect_timeout: Duration,
+    /// PostgreSQL schema to work in (set as `search_path`); `None` keeps the
+    /// server's default. Tests give each case a fresh schema. Must be a plain
+    /// lower-case identifier (`[a-z_][a-z0-9_]*`).
+    pub schema: Option<String>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { pool_size: 16 }
+        StoreOptions {
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(5),
+            schema: None,
+        }
+    }
+}
+
+/// Checks what both backends rely on before touching the database, so a
+/// malformed batch fails the same way on both.
+fn check_batch(batch: &[NewAnswer]) -> Result<(), StoreError> {
+    for answer in batch {
+        if let Some(application) = &answer.application
+            && application.transitions.is_empty()
+        {
+            return Err(StoreError::Invalid(
+                "an application must be stored with at least one transition".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The state an application is in after its transitions, and when it entered
+/// its first and last one. `check_batch` has made sure there is one.
+fn current(application: &NewApplication) -> (State, OffsetDateTime, OffsetDateTime) {
+    let first = application
+        .transitions
+        .first()
+        .expect("checked by check_batch");
+    let last = application
+        .transitions
+        .last()
+        .expect("checked by check_batch");
+    (last.state, first.at, last.at)
+}
+
+/// Reads a state name as stored.
+fn parse_state(name: &str) -> Result<State, StoreError> {
+    State::parse(name).ok_or_else(|| StoreError::Corrupt(format!("unknown state {name:?}")))
+}
+
+/// Builds an answer from its stored columns.
+fn stored_answer(
+    content_hash: &[u8],
+    status: i64,
+    body: Vec<u8>,
+) -> Result<StoredAnswer, StoreError> {
+    let content_hash = ContentHash::try_from(content_hash)
+        .map_err(|_| StoreError::Corrupt("content hash is not 32 bytes".into()))?;
+    let status = u16::try_from(status)
+        .map_err(|_| StoreError::Corrupt("answer status is out of range".into()))?;
+    Ok(StoredAnswer {
+        content_hash,
+        status,
+        body,
+    })
+}
+
+impl NewAnswer {
+    /// The answer as a later request for the same message will read it.
+    fn as_stored(&self) -> StoredAnswer {
+        StoredAnswer {
+            content_hash: self.content_hash,
+            status: self.status,
+            body: self.body.clone(),
+        }
     }
 }

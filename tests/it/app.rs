@@ -50,7 +50,11 @@ impl TestApp {
         TestApp::spawn_with(store, test_config(), Arc::new(SystemClock)).await
     }
 
-    pub async fn spawn_with(store: Arc<dyn Store>, config: Config, clock: Arc<dyn Clock>) -> TestApp {
+    pub async fn spawn_with(
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> TestApp {
         let gateway = Arc::new(Gateway::new(store.clone(), &config, clock));
         let server = Server::bind(&config.server, gateway).await.expect("bind");
         let addr = server.local_addr();

@@ -13,15 +13,13 @@
 //! Every answer is also written to `target/fixture-answers/` so that
 //! `scripts/check-schemas` can validate it against `docs/schemas/`.
 
+use bytes::Bytes;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use bytes::Bytes;
-use iin_gateway::storage::Store;
-use serde::Deserialize;
 
 use crate::app::{Reply, TestApp};
+use crate::support::{Backend, TestDb};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +63,9 @@ fn pattern(expected: &str, captured: &HashMap<String, String>) -> regex::Regex {
         out.push_str(&regex::escape(&expected[last..whole.start()]));
         let name = &m[1];
         out.push_str(&match name {
-            "instant" => r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})".to_owned(),
+            "instant" => {
+                r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})".to_owned()
+            }
             "application-number" => r"\d{8}-[0-9A-Z]{10}".to_owned(),
             "any" => r"[^<]*".to_owned(),
             other => regex::escape(
@@ -81,6 +81,24 @@ fn pattern(expected: &str, captured: &HashMap<String, String>) -> regex::Regex {
     regex::Regex::new(&out).unwrap()
 }
 
+/// A first expected body from an actual one, with volatile values replaced
+/// by placeholders (`IIN_FIXTURES_BLESS=1` writes missing expected files; a
+/// person then reads each before committing it).
+fn bless(body: &str, captured: &HashMap<String, String>) -> String {
+    let mut out = body.to_owned();
+    for (name, value) in captured {
+        out = out.replace(value.as_str(), &format!("{{{{{name}}}}}"));
+    }
+    let instant =
+        regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+            .unwrap();
+    let out = instant.replace_all(&out, "{{instant}}");
+    let number = regex::Regex::new(r"\b\d{8}-[0-9A-Z]{10}\b").unwrap();
+    number
+        .replace_all(&out, "{{application-number}}")
+        .into_owned()
+}
+
 fn application_number(body: &str) -> Option<String> {
     let start = body.find("<ApplicationNumber>")? + "<ApplicationNumber>".len();
     let end = start + body[start..].find("</ApplicationNumber>")?;
@@ -91,7 +109,7 @@ async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), St
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
     let text = std::fs::read_to_string(dir.join("scenario.toml")).map_err(|e| e.to_string())?;
     let scenario: Scenario = toml::from_str(&text).map_err(|e| format!("scenario.toml: {e}"))?;
-    let mut captured = HashMap::new();
+    let mut captured: HashMap<String, String> = HashMap::new();
     let mut replies: Vec<Reply> = Vec::new();
     for (index, step) in scenario.step.iter().enumerate() {
         let number = index + 1;
@@ -124,8 +142,11 @@ async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), St
             ));
         }
         if let Some(expect) = &step.expect {
-            let expected = std::fs::read_to_string(dir.join(expect))
-                .map_err(|e| format!("{expect}: {e}"))?;
+            let path = dir.join(expect);
+            if !path.exists() && std::env::var_os("IIN_FIXTURES_BLESS").is_some() {
+                std::fs::write(&path, bless(&body, &captured)).unwrap();
+            }
+            let expected = std::fs::read_to_string(&path).map_err(|e| format!("{expect}: {e}"))?;
             if !pattern(&expected, &captured).is_match(&body) {
                 return Err(format!(
                     "step {number}: body differs from {expect}\n--- expected\n{expected}\n--- actual\n{body}"
@@ -153,8 +174,13 @@ async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), St
     Ok(())
 }
 
-async fn replay_all(store: Arc<dyn Store>, backend: &str) {
-    let app = TestApp::spawn(store).await;
+async fn replay_all(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let backend = match backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
+    };
+    let app = TestApp::spawn(db.store.clone()).await;
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -165,7 +191,10 @@ async fn replay_all(store: Arc<dyn Store>, backend: &str) {
     let mut failures = Vec::new();
     for dir in &dirs {
         if let Err(e) = run_scenario(&app, dir, backend).await {
-            failures.push(format!("{}: {e}", dir.file_name().unwrap().to_string_lossy()));
+            failures.push(format!(
+                "{}: {e}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
         }
     }
     app.stop().await;
@@ -180,12 +209,10 @@ async fn replay_all(store: Arc<dyn Store>, backend: &str) {
 
 #[tokio::test]
 async fn intake_fixtures_on_sqlite() {
-    let store = crate::support::sqlite_store().await;
-    replay_all(store.store, "sqlite").await;
+    replay_all(Backend::Sqlite).await;
 }
 
 #[tokio::test]
 async fn intake_fixtures_on_postgres() {
-    let store = crate::support::pg_store().await;
-    replay_all(store.store, "postgres").await;
+    replay_all(Backend::Postgres).await;
 }

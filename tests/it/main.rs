@@ -1,1 +1,6 @@
-fn main(){}
+//! The one integration-test binary: each module is an area of the gateway.
+
+mod app;
+mod fixtures;
+mod store_conformance;
+mod support;

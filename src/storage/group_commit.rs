@@ -1,0 +1,309 @@
+//! Group commit: answers recorded by concurrent requests share one
+//! transaction, so the cost of a durable commit (an fsync, a round trip) is
+//! paid once per batch instead of once per request.
+//!
+//! Nothing waits to fill a batch. A collector task takes whatever is queued
+//! the moment a writer is free, up to `max_batch`: a lone request is written
+//! at once, and requests that arrive while commits are in flight pile up and
+//! go together in the next one. A few writers run at the same time so one slow
+//! commit does not stall the queue.
+//!
+//! Errors: [`StoreError`] is `Clone`, so when a batch fails every caller in it
+//! gets the same error. A failure that is not `Unavailable` may come from one
+//! item (an application number already taken); as a failed batch wrote
+//! nothing, its items are then retried one by one, so only the item at fault
+//! fails.
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::{NewAnswer, Recorded, Store, StoreError};
+
+/// Writers committing at the same time unless told otherwise.
+pub const DEFAULT_WRITERS: usize = 2;
+
+type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
+
+struct Pending {
+    answer: NewAnswer,
+    reply: Reply,
+}
+
+/// The queue in front of [`Store::record_answers`]. Dropping it lets the
+/// collector write what is already queued and then stop; [`shutdown`]
+/// does the same and waits for it.
+///
+/// [`shutdown`]: GroupCommit::shutdown
+pub struct GroupCommit {
+    queue: mpsc::Sender<Pending>,
+    collector: JoinHandle<()>,
+}
+
+impl GroupCommit {
+    /// Starts the collector with [`DEFAULT_WRITERS`] writers. Must be called
+    /// inside a tokio runtime.
+    pub fn start(store: Arc<dyn Store>, max_batch: usize) -> GroupCommit {
+        GroupCommit::with_writers(store, max_batch, DEFAULT_WRITERS)
+    }
+
+    /// Starts the collector with `writers` concurrent commits (at least one).
+    pub fn with_writers(store: Arc<dyn Store>, max_batch: usize, writers: usize) -> GroupCommit {
+        let max_batch = max_batch.max(1);
+        let writers = writers.max(1);
+        // Room for the next batch of every writer; past that `record` waits
+        // for room, which is the backpressure on request handlers.
+        let (queue, pending) = mpsc::channel(max_batch * (writers + 1));
+        let collector = tokio::spawn(collect(store, pending, max_batch, writers));
+        GroupCommit { queue, collector }
+    }
+
+    /// Records one answer, sharing the transaction with whatever else is
+    /// queued. Returns once the transaction has committed (or failed).
+    pub async fn record(&self, answer: NewAnswer) -> Result<Recorded, StoreError> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue
+            .send(Pending { answer, reply })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+
+    /// Stops taking answers and waits until every queued one is written.
+    pub async fn shutdown(self) {
+        drop(self.queue);
+        // A panicking writer has already failed its callers; nothing more to
+        // report here.
+        let _ = self.collector.await;
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the group commit writer has stopped".into())
+}
+
+async fn collect(
+    store: Arc<dyn Store>,
+    mut pending: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    writers: usize,
+) {
+    let free_writers = Arc::new(Semaphore::new(writers));
+    let mut running = JoinSet::new();
+    loop {
+        // Wait for a free writer before taking from the queue, so what
+        // arrives meanwhile joins the next batch instead of waiting behind it.
+        let Ok(writer) = Arc::clone(&free_writers).acquire_owned().await else {
+            break;
+        };
+        let mut batch = Vec::with_capacity(max_batch);
+        if pending.recv_many(&mut batch, max_batch).await == 0 {
+            break; // every GroupCommit handle is gone and the queue is empty
+        }
+        let store = Arc::clone(&store);
+        running.spawn(async move {
+            write(store.as_ref(), batch).await;
+            drop(writer);
+        });
+        while running.try_join_next().is_some() {}
+    }
+    while running.join_next().await.is_some() {}
+}
+
+async fn write(store: &dyn Store, batch: Vec<Pending>) {
+    let (answers, replies): (Vec<NewAnswer>, Vec<Reply>) =
+        batch.into_iter().map(|p| (p.answer, p.reply)).unzip();
+    match store.record_answers(&answers).await {
+        Ok(results) if results.len() == answers.len() => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                // The caller may have gone (its client hung up); the answer
+                // is stored all the same and replays on a retry.
+                let _ = reply.send(Ok(result));
+            }
+        }
+        Ok(_) => {
+            let error = StoreError::Backend("the store answered a batch with a wrong count".into());
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+        Err(error) if answers.len() > 1 && !error.is_unavailable() => {
+            for (answer, reply) in answers.into_iter().zip(replies) {
+                let _ = reply.send(record_alone(store, answer).await);
+            }
+        }
+        Err(error) => {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+async fn record_alone(store: &dyn Store, answer: NewAnswer) -> Result<Recorded, StoreError> {
+    let mut results = store.record_answers(std::slice::from_ref(&answer)).await?;
+    match (results.pop(), results.is_empty()) {
+        (Some(result), true) => Ok(result),
+        _ => Err(StoreError::Backend(
+            "the store answered a batch with a wrong count".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use time::OffsetDateTime;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::storage::{ApplicationRecord, StoredAnswer};
+
+    /// Remembers the size of each batch; fails a batch holding a message
+    /// called "poison"; can hold the first batch until released.
+    #[derive(Default)]
+    struct FakeStore {
+        batches: Mutex<Vec<usize>>,
+        hold_first: bool,
+        release: Notify,
+    }
+
+    #[async_trait]
+    impl Store for FakeStore {
+        async fn record_answers(&self, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError> {
+            let first = {
+                let mut batches = self.batches.lock().unwrap();
+                batches.push(batch.len());
+                batches.len() == 1
+            };
+            if first && self.hold_first {
+                self.release.notified().await;
+            }
+            if batch.iter().any(|a| a.message_id == "poison") {
+                return Err(StoreError::Backend("constraint".into()));
+            }
+            Ok(batch.iter().map(|_| Recorded::Stored).collect())
+        }
+        async fn find_answer(&self, _: &str, _: &str) -> Result<Option<StoredAnswer>, StoreError> {
+            Ok(None)
+        }
+        async fn application(&self, _: &str) -> Result<Option<ApplicationRecord>, StoreError> {
+            Ok(None)
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn answer(message_id: &str) -> NewAnswer {
+        NewAnswer {
+            sender_id: "S".into(),
+            message_id: message_id.into(),
+            content_hash: [0; 32],
+            status: 201,
+            body: Vec::new(),
+            answered_at: OffsetDateTime::UNIX_EPOCH,
+            application: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lone_answer_is_written_at_once() {
+        let store = Arc::new(FakeStore::default());
+        let commit = GroupCommit::start(store.clone(), 64);
+        assert_eq!(commit.record(answer("m1")).await, Ok(Recorded::Stored));
+        assert_eq!(*store.batches.lock().unwrap(), [1]);
+        commit.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn answers_queued_behind_a_commit_share_the_next_one() {
+        let store = Arc::new(FakeStore {
+            hold_first: true,
+            ..FakeStore::default()
+        });
+        let commit = Arc::new(GroupCommit::with_writers(store.clone(), 64, 1));
+        let first = tokio::spawn({
+            let commit = Arc::clone(&commit);
+            async move { commit.record(answer("first")).await }
+        });
+        while store.batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let waiting: Vec<_> = (0..10)
+            .map(|i| {
+                let commit = Arc::clone(&commit);
+                tokio::spawn(async move { commit.record(answer(&format!("m{i}"))).await })
+            })
+            .collect();
+        // All ten are in the queue before the first commit finishes.
+        while commit.queue.max_capacity() - commit.queue.capacity() < 10 {
+            tokio::task::yield_now().await;
+        }
+        store.release.notify_one();
+        assert_eq!(first.await.unwrap(), Ok(Recorded::Stored));
+        for task in waiting {
+            assert_eq!(task.await.unwrap(), Ok(Recorded::Stored));
+        }
+        assert_eq!(*store.batches.lock().unwrap(), [1, 10]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_item_fails_alone() {
+        let store = Arc::new(FakeStore {
+            hold_first: true,
+            ..FakeStore::default()
+        });
+        let commit = Arc::new(GroupCommit::with_writers(store.clone(), 64, 1));
+        let blocker = tokio::spawn({
+            let commit = Arc::clone(&commit);
+            async move { commit.record(answer("blocker")).await }
+        });
+        while store.batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let tasks: Vec<_> = ["a", "poison", "b"]
+            .into_iter()
+            .map(|id| {
+                let commit = Arc::clone(&commit);
+                tokio::spawn(async move { commit.record(answer(id)).await })
+            })
+            .collect();
+        while commit.queue.max_capacity() - commit.queue.capacity() < 3 {
+            tokio::task::yield_now().await;
+        }
+        store.release.notify_one();
+        blocker.await.unwrap().unwrap();
+        let results: Vec<_> = futures_join(tasks).await;
+        assert_eq!(results[0], Ok(Recorded::Stored));
+        assert!(matches!(results[1], Err(StoreError::Backend(_))));
+        assert_eq!(results[2], Ok(Recorded::Stored));
+        // The shared batch, then each item alone.
+        assert_eq!(*store.batches.lock().unwrap(), [1, 3, 1, 1, 1]);
+    }
+
+    async fn futures_join(
+        tasks: Vec<JoinHandle<Result<Recorded, StoreError>>>,
+    ) -> Vec<Result<Recorded, StoreError>> {
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.unwrap());
+        }
+        results
+    }
+
+    #[tokio::test]
+    async fn dropping_it_stops_the_collector() {
+        let store = Arc::new(FakeStore::default());
+        let commit = GroupCommit::start(store.clone(), 8);
+        commit.record(answer("m")).await.unwrap();
+        let collector = commit.collector.abort_handle();
+        drop(commit);
+        while !collector.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    }
+}

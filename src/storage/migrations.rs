@@ -1,0 +1,39 @@
+//! The schema migrations of each backend, embedded in the binary so a gateway
+//! never runs against a schema older than its code.
+//!
+//! Pending migrations are applied once, in one transaction with the rows that
+//! record them in `schema_migrations`; versions only ever grow. A database that
+//! already holds a version this binary does not know was migrated by a newer
+//! gateway, and opening it is refused rather than guessed at.
+
+pub(super) struct Migration {
+    pub version: i64,
+    pub sql: &'static str,
+}
+
+pub(super) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("migrations/postgres/0001_intake.sql"),
+}];
+
+pub(super) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("migrations/sqlite/0001_intake.sql"),
+}];
+
+/// Chooses the migrations still to apply, given the versions already applied.
+pub(super) fn pending<'a>(
+    all: &'a [Migration],
+    applied: &[i64],
+) -> Result<Vec<&'a Migration>, super::StoreError> {
+    let newest_known = all.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(unknown) = applied.iter().find(|v| **v > newest_known) {
+        return Err(super::StoreError::Migration(format!(
+            "the database has schema version {unknown}, newer than this gateway knows ({newest_known})"
+        )));
+    }
+    Ok(all
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .collect())
+}

@@ -1,0 +1,526 @@
+//! The PostgreSQL backend: production, and several gateway instances sharing
+//! one database.
+//!
+//! A batch of answers is written by one statement (data-modifying CTEs over
+//! arrays), which is one transaction and one round trip however many answers
+//! it carries; that is what makes group commit pay. Conflicts are resolved by
+//! `ON CONFLICT DO NOTHING`, never by a failing insert: under READ COMMITTED
+//! an insert that meets a row another transaction is still writing waits for
+//! it, then skips the row if it committed. The answers that lost are read in
+//! a second statement, whose fresh snapshot sees the winner.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use super::migrations::{self, POSTGRES};
+use super::{
+    ApplicationRecord, NewAnswer, Recorded, Store, StoreError, StoreOptions, StoredAnswer,
+    Transition, check_batch, current, parse_state, stored_answer,
+};
+
+/// First key of the advisory lock that serializes migrations; the second is
+/// the schema's hash, so gateways migrating different schemas do not wait
+/// for each other.
+const MIGRATION_LOCK: i32 = 0x011A_0001;
+
+/// How often a batch is retried when PostgreSQL aborts it as a deadlock
+/// victim or serialization failure; nothing of an aborted batch was written.
+const RETRIES: usize = 3;
+
+/// Writes the answers that are new, their applications and transitions, and
+/// returns the keys of the answers it inserted.
+const INSERT_BATCH: &str = "
+WITH inserted AS (
+    INSERT INTO answers
+        (sender_id, message_id, content_hash, status, body, answered_at, application_number)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int4[], $5::bytea[],
+                         $6::timestamptz[], $7::text[])
+    ON CONFLICT (sender_id, message_id) DO NOTHING
+    RETURNING sender_id, message_id
+),
+new_applications AS (
+    INSERT INTO applications
+        (number, sender_id, message_id, state, payload, created_at, updated_at)
+    SELECT a.number, a.sender_id, a.message_id, a.state, a.payload, a.created_at, a.updated_at
+    FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                $13::timestamptz[], $14::timestamptz[])
+        AS a(number, sender_id, message_id, state, payload, created_at, updated_at)
+    JOIN inserted i ON i.sender_id = a.sender_id AND i.message_id = a.message_id
+    RETURNING number
+),
+new_transitions AS (
+    INSERT INTO transitions (application_number, seq, state, at, due_at)
+    SELECT t.application_number, t.seq, t.state, t.at, t.due_at
+    FROM unnest($15::text[], $16::int4[], $17::text[], $18::timestamptz[], $19::timestamptz[])
+        AS t(application_number, seq, state, at, due_at)
+    JOIN new_applications n ON n.number = t.application_number
+)
+SELECT sender_id, message_id FROM inserted";
+
+const EXISTING_ANSWERS: &str = "
+SELECT a.sender_id, a.message_id, a.content_hash, a.status, a.body
+FROM unnest($1::text[], $2::text[]) AS k(sender_id, message_id)
+JOIN answers a ON a.sender_id = k.sender_id AND a.message_id = k.message_id";
+
+const FIND_ANSWER: &str = "
+SELECT content_hash, status, body FROM answers WHERE sender_id = $1 AND message_id = $2";
+
+/// One statement, so the state and the history come from one snapshot.
+const APPLICATION: &str = "
+SELECT a.sender_id, a.message_id, a.state, a.payload, t.state, t.at, t.due_at
+FROM applications a
+LEFT JOIN transitions t ON t.application_number = a.number
+WHERE a.number = $1
+ORDER BY t.seq";
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Builds the pool, checks that the server answers and applies pending
+    /// migrations.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<PgStore, StoreError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|_| StoreError::BadUrl)?;
+        config.connect_timeout(options.connect_timeout);
+        config.application_name("iin-gateway");
+        if let Some(schema) = &options.schema {
+            if !is_plain_identifier(schema) {
+                return Err(StoreError::BadUrl);
+            }
+            config.options(format!("-c search_path={schema}"));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A connection lost while idle shows up as `is_closed`; a
+                // round trip per checkout to prove it alive costs more than
+                // the rare retry it saves.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Applies pending migrations in one transaction under an advisory lock,
+    /// so instances starting together migrate once, one after the other.
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))",
+            &[&MIGRATION_LOCK],
+        )
+        .await
+        .map_err(migration_error)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    bigint      PRIMARY KEY,
+                applied_at timestamptz NOT NULL
+            )",
+        )
+        .await
+        .map_err(migration_error)?;
+        let applied: Vec<i64> = tx
+            .query("SELECT version FROM schema_migrations", &[])
+            .await
+            .map_err(migration_error)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for migration in migrations::pending(POSTGRES, &applied)? {
+            tx.batch_execute(migration.sql)
+                .await
+                .map_err(migration_error)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())",
+                &[&migration.version],
+            )
+            .await
+            .map_err(migration_error)?;
+        }
+        tx.commit().await.map_err(migration_error)
+    }
+
+    /// Runs [`INSERT_BATCH`] for the given items and returns the keys it
+    /// inserted.
+    async fn insert_batch(
+        client: &deadpool_postgres::Client,
+        items: &[&NewAnswer],
+    ) -> Result<HashSet<(String, String)>, tokio_postgres::Error> {
+        let senders: Vec<&str> = items.iter().map(|a| a.sender_id.as_str()).collect();
+        let messages: Vec<&str> = items.iter().map(|a| a.message_id.as_str()).collect();
+        let hashes: Vec<&[u8]> = items.iter().map(|a| &a.content_hash[..]).collect();
+        let statuses: Vec<i32> = items.iter().map(|a| i32::from(a.status)).collect();
+        let bodies: Vec<&[u8]> = items.iter().map(|a| a.body.as_slice()).collect();
+        let answered: Vec<OffsetDateTime> = items.iter().map(|a| a.answered_at).collect();
+        let numbers: Vec<Option<&str>> = items
+            .iter()
+            .map(|a| a.application.as_ref().map(|app| app.number.as_str()))
+            .collect();
+
+        let mut apps = Applications::default();
+        let mut steps = Transitions::default();
+        for answer in items {
+            let Some(app) = &answer.application else {
+                continue;
+            };
+            let (state, created, updated) = current(app);
+            apps.number.push(&app.number);
+            apps.sender.push(&answer.sender_id);
+            apps.message.push(&answer.message_id);
+            apps.state.push(state.as_str());
+            apps.payload.push(&app.payload);
+            apps.created.push(created);
+            apps.updated.push(updated);
+            for (seq, step) in (1..).zip(&app.transitions) {
+                steps.number.push(&app.number);
+                steps.seq.push(seq);
+                steps.state.push(step.state.as_str());
+                steps.at.push(step.at);
+                steps.due.push(step.due_at);
+            }
+        }
+
+        let statement = client.prepare_cached(INSERT_BATCH).await?;
+        let rows = client
+            .query(
+                &statement,
+                &[
+                    &senders,
+                    &messages,
+                    &hashes,
+                    &statuses,
+                    &bodies,
+                    &answered,
+                    &numbers,
+                    &apps.number,
+                    &apps.sender,
+                    &apps.message,
+                    &apps.state,
+                    &apps.payload,
+                    &apps.created,
+                    &apps.updated,
+                    &steps.number,
+                    &steps.seq,
+                    &steps.state,
+                    &steps.at,
+                    &steps.due,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
+            .collect())
+    }
+
+    /// Reads the stored answers of the given keys.
+    async fn existing_answers(
+        client: &deadpool_postgres::Client,
+        keys: &[(&str, &str)],
+    ) -> Result<HashMap<(String, String), StoredAnswer>, StoreError> {
+        let senders: Vec<&str> = keys.iter().map(|k| k.0).collect();
+        let messages: Vec<&str> = keys.iter().map(|k| k.1).collect();
+        let statement = client
+            .prepare_cached(EXISTING_ANSWERS)
+            .await
+            .map_err(pg_error)?;
+        let rows = client
+            .query(&statement, &[&senders, &messages])
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| {
+                let answer = stored_answer(
+                    row.get::<_, &[u8]>(2),
+                    row.get::<_, i32>(3).into(),
+                    row.get(4),
+                )?;
+                Ok(((row.get(0), row.get(1)), answer))
+            })
+            .collect()
+    }
+}
+
+/// Column arrays of the applications of a batch.
+#[derive(Default)]
+struct Applications<'a> {
+    number: Vec<&'a str>,
+    sender: Vec<&'a str>,
+    message: Vec<&'a str>,
+    state: Vec<&'static str>,
+    payload: Vec<&'a str>,
+    created: Vec<OffsetDateTime>,
+    updated: Vec<OffsetDateTime>,
+}
+
+/// Column arrays of the transitions of a batch.
+#[derive(Default)]
+struct Transitions<'a> {
+    number: Vec<&'a str>,
+    seq: Vec<i32>,
+    state: Vec<&'static str>,
+    at: Vec<OffsetDateTime>,
+    due: Vec<Option<OffsetDateTime>>,
+}
+
+/// Which items of a batch are written and in what order.
+struct Plan {
+    /// For each item, the index of the first item with the same key.
+    first_of: Vec<usize>,
+    /// The first item of each key, ordered by key.
+    unique: Vec<usize>,
+}
+
+impl Plan {
+    fn new(batch: &[NewAnswer]) -> Plan {
+        let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+        let first_of: Vec<usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, a)| *first.entry((&a.sender_id, &a.message_id)).or_insert(i))
+            .collect();
+        let mut unique: Vec<usize> = first.into_values().collect();
+        // Every batch takes its row locks in key order, so two batches that
+        // share messages wait for each other instead of deadlocking.
+        unique.sort_by(|&a, &b| {
+            (&batch[a].sender_id, &batch[a].message_id)
+                .cmp(&(&batch[b].sender_id, &batch[b].message_id))
+        });
+        Plan { first_of, unique }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn record_answers(&self, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError> {
+        check_batch(batch)?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plan = Plan::new(batch);
+        let items: Vec<&NewAnswer> = plan.unique.iter().map(|&i| &batch[i]).collect();
+        let client = self.client().await?;
+        let mut attempt = 0;
+        let inserted = loop {
+            match Self::insert_batch(&client, &items).await {
+                Ok(inserted) => break inserted,
+                Err(e) if is_transient(&e) && attempt < RETRIES => attempt += 1,
+                Err(e) => return Err(pg_error(e)),
+            }
+        };
+
+        let lost: Vec<(&str, &str)> = items
+            .iter()
+            .map(|a| (a.sender_id.as_str(), a.message_id.as_str()))
+            .filter(|(s, m)| !inserted.contains(&(s.to_string(), m.to_string())))
+            .collect();
+        let existing = if lost.is_empty() {
+            HashMap::new()
+        } else {
+            Self::existing_answers(&client, &lost).await?
+        };
+
+        batch
+            .iter()
+            .enumerate()
+            .map(|(i, answer)| {
+                let key = (answer.sender_id.clone(), answer.message_id.clone());
+                let first = plan.first_of[i];
+                if inserted.contains(&key) {
+                    Ok(if first == i {
+                        Recorded::Stored
+                    } else {
+                        Recorded::AlreadyAnswered(batch[first].as_stored())
+                    })
+                } else {
+                    existing
+                        .get(&key)
+                        .cloned()
+                        .map(Recorded::AlreadyAnswered)
+                        // Answers are never deleted, so a conflict without a
+                        // row to show for it is a broken database.
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("a conflicting answer cannot be read back".into())
+                        })
+                }
+            })
+            .collect()
+    }
+
+    async fn find_answer(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+    ) -> Result<Option<StoredAnswer>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(FIND_ANSWER).await.map_err(pg_error)?;
+        let row = client
+            .query_opt(&statement, &[&sender_id, &message_id])
+            .await
+            .map_err(pg_error)?;
+        row.map(|row| {
+            stored_answer(
+                row.get::<_, &[u8]>(0),
+                row.get::<_, i32>(1).into(),
+                row.get(2),
+            )
+        })
+        .transpose()
+    }
+
+    async fn application(&self, number: &str) -> Result<Option<ApplicationRecord>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(APPLICATION).await.map_err(pg_error)?;
+        let rows = client
+            .query(&statement, &[&number])
+            .await
+            .map_err(pg_error)?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut history = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // A LEFT JOIN row without a transition has NULL in every column
+            // of it.
+            if let Some(state) = row.get::<_, Option<&str>>(4) {
+                history.push(Transition {
+                    state: parse_state(state)?,
+                    at: row.get(5),
+                    due_at: row.get(6),
+                });
+            }
+        }
+        Ok(Some(ApplicationRecord {
+            number: number.to_owned(),
+            sender_id: first.get(0),
+            message_id: first.get(1),
+            state: parse_state(first.get(2))?,
+            payload: first.get(3),
+            history,
+        }))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(pg_error)?;
+        Ok(())
+    }
+}
+
+/// Whether a schema name can be put in `search_path` without quoting.
+fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && name.len() <= 63
+}
+
+/// Whether PostgreSQL aborted the statement for a reason that retrying the
+/// same statement can cure.
+fn is_transient(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+    )
+}
+
+fn pool_error(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => pg_error(e),
+        PoolError::Timeout(_) => {
+            StoreError::Unavailable("timed out waiting for a database connection".into())
+        }
+        PoolError::Closed => StoreError::Unavailable("the connection pool is closed".into()),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+fn migration_error(e: tokio_postgres::Error) -> StoreError {
+    match pg_error(e) {
+        StoreError::Unavailable(text) => StoreError::Unavailable(text),
+        StoreError::Backend(text) => StoreError::Migration(text),
+        other => other,
+    }
+}
+
+/// Renders a driver error without row data: the SQLSTATE, the objects it
+/// names and the message, but never `DETAIL` (it quotes keys and whole rows),
+/// and no message for data exceptions (class 22), which quote the input.
+fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    let Some(db) = e.as_db_error() else {
+        // Not an answer from the server: the connection, the network, a
+        // timeout, or a value our own code failed to convert.
+        let text = match std::error::Error::source(&e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        };
+        let local =
+            text.starts_with("error serializing") || text.starts_with("error deserializing");
+        return if local {
+            StoreError::Backend(text)
+        } else {
+            StoreError::Unavailable(text)
+        };
+    };
+    let code = db.code().code();
+    let mut text = code.to_owned();
+    if !code.starts_with("22") {
+        text.push(' ');
+        text.push_str(db.message());
+    }
+    for (label, name) in [("table", db.table()), ("constraint", db.constraint())] {
+        if let Some(name) = name {
+            text.push_str(&format!(" ({label} {name})"));
+        }
+    }
+    // Connection exceptions, server shutting down or out of resources, and
+    // the transient aborts that survived their retries: a later try may pass.
+    let unavailable = code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || code == "40001"
+        || code == "40P01";
+    if unavailable {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Backend(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_checked() {
+        assert!(is_plain_identifier("t_0af3"));
+        assert!(is_plain_identifier("_x"));
+        assert!(!is_plain_identifier(""));
+        assert!(!is_plain_identifier("9x"));
+        assert!(!is_plain_identifier("a b"));
+        assert!(!is_plain_identifier("x,public"));
+        assert!(!is_plain_identifier("Mixed"));
+    }
+}

@@ -1,0 +1,371 @@
+//! The embedded SQLite backend: the zero-setup default, for one gateway
+//! instance.
+//!
+//! rusqlite blocks, so every call runs on tokio's blocking pool. There are two
+//! connections: the writer, which takes batches one at a time, and a read-only
+//! one; in WAL mode a reader sees the last commit without waiting behind a
+//! batch that is being written. `synchronous=FULL` makes a commit durable
+//! before it returns, so an answer is never sent for a write a power cut could
+//! undo.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use time::OffsetDateTime;
+
+use super::migrations::{self, SQLITE};
+use super::{
+    ApplicationRecord, NewAnswer, Recorded, Store, StoreError, StoredAnswer, Transition,
+    check_batch, current, parse_state, stored_answer,
+};
+
+/// How long a statement waits for a lock held by another connection (the
+/// reader's snapshot, or a second process opening the file) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const INSERT_ANSWER: &str = "
+INSERT INTO answers
+    (sender_id, message_id, content_hash, status, body, answered_at, application_number)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT (sender_id, message_id) DO NOTHING";
+
+const INSERT_APPLICATION: &str = "
+INSERT INTO applications (number, sender_id, message_id, state, payload, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const INSERT_TRANSITION: &str = "
+INSERT INTO transitions (application_number, seq, state, at, due_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+const FIND_ANSWER: &str = "
+SELECT content_hash, status, body FROM answers WHERE sender_id = ?1 AND message_id = ?2";
+
+/// One statement, so the state and the history come from one snapshot.
+const APPLICATION: &str = "
+SELECT a.sender_id, a.message_id, a.state, a.payload, t.state, t.at, t.due_at
+FROM applications a
+LEFT JOIN transitions t ON t.application_number = a.number
+WHERE a.number = ?1
+ORDER BY t.seq";
+
+pub struct SqliteStore {
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file, creating its directory, and
+    /// applies pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        blocking(move || open_blocking(&path)).await
+    }
+}
+
+fn open_blocking(path: &PathBuf) -> Result<SqliteStore, StoreError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot create the directory of the database {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    let mut writer = Connection::open(path).map_err(sql_error)?;
+    writer.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
+    let mode: String = writer
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(sql_error)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "the database {} cannot use WAL (journal mode {mode})",
+            path.display()
+        )));
+    }
+    writer
+        .pragma_update(None, "synchronous", "FULL")
+        .map_err(sql_error)?;
+    writer
+        .pragma_update(None, "foreign_keys", "ON")
+        .map_err(sql_error)?;
+    migrate(&mut writer)?;
+
+    // Opened after the writer has switched the file to WAL and created the
+    // schema, so the read-only connection finds both.
+    let reader = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql_error)?;
+    reader.busy_timeout(BUSY_TIMEOUT).map_err(sql_error)?;
+
+    Ok(SqliteStore {
+        writer: Arc::new(Mutex::new(writer)),
+        reader: Arc::new(Mutex::new(reader)),
+    })
+}
+
+/// Applies pending migrations in one IMMEDIATE transaction: it takes the
+/// write lock first, so two processes opening the same file migrate once.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(migration_error)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        ) STRICT",
+    )
+    .map_err(migration_error)?;
+    let applied = tx
+        .prepare("SELECT version FROM schema_migrations")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| row.get::<_, i64>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(migration_error)?;
+    for migration in migrations::pending(SQLITE, &applied)? {
+        tx.execute_batch(migration.sql).map_err(migration_error)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![migration.version, micros(OffsetDateTime::now_utc())],
+        )
+        .map_err(migration_error)?;
+    }
+    tx.commit().map_err(migration_error)
+}
+
+fn write_batch(conn: &mut Connection, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError> {
+    // IMMEDIATE: take the write lock now rather than upgrade a read lock
+    // half-way, which SQLite may refuse without waiting.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error)?;
+    let mut results = Vec::with_capacity(batch.len());
+    {
+        let mut insert_answer = tx.prepare_cached(INSERT_ANSWER).map_err(sql_error)?;
+        let mut find_answer = tx.prepare_cached(FIND_ANSWER).map_err(sql_error)?;
+        let mut insert_application = tx.prepare_cached(INSERT_APPLICATION).map_err(sql_error)?;
+        let mut insert_transition = tx.prepare_cached(INSERT_TRANSITION).map_err(sql_error)?;
+        for answer in batch {
+            let inserted = insert_answer
+                .execute(params![
+                    answer.sender_id,
+                    answer.message_id,
+                    &answer.content_hash[..],
+                    answer.status,
+                    answer.body,
+                    micros(answer.answered_at),
+                    answer.application.as_ref().map(|app| &app.number),
+                ])
+                .map_err(sql_error)?;
+            if inserted == 0 {
+                // Answered before, possibly by an earlier item of this batch:
+                // this transaction sees its own writes.
+                let existing = find_answer
+                    .query_row(params![answer.sender_id, answer.message_id], read_answer)
+                    .map_err(sql_error)??;
+                results.push(Recorded::AlreadyAnswered(existing));
+                continue;
+            }
+            if let Some(app) = &answer.application {
+                let (state, created, updated) = current(app);
+                insert_application
+                    .execute(params![
+                        app.number,
+                        answer.sender_id,
+                        answer.message_id,
+                        state.as_str(),
+                        app.payload,
+                        micros(created),
+                        micros(updated),
+                    ])
+                    .map_err(sql_error)?;
+                for (seq, step) in (1_i64..).zip(&app.transitions) {
+                    insert_transition
+                        .execute(params![
+                            app.number,
+                            seq,
+                            step.state.as_str(),
+                            micros(step.at),
+                            step.due_at.map(micros),
+                        ])
+                        .map_err(sql_error)?;
+                }
+            }
+            results.push(Recorded::Stored);
+        }
+    }
+    // Leaving early drops the transaction, which rolls the batch back.
+    tx.commit().map_err(sql_error)?;
+    Ok(results)
+}
+
+fn read_answer(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredAnswer, StoreError>> {
+    let hash: Vec<u8> = row.get(0)?;
+    Ok(stored_answer(&hash, row.get(1)?, row.get(2)?))
+}
+
+fn read_application(
+    conn: &Connection,
+    number: &str,
+) -> Result<Option<ApplicationRecord>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let mut statement = conn.prepare_cached(APPLICATION).map_err(sql_error)?;
+    let rows: Vec<Row> = statement
+        .query_map([number], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+                row.get(6)?,
+            ))
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql_error)?;
+    let mut history = Vec::with_capacity(rows.len());
+    for (_, _, _, _, state, at, due_at) in &rows {
+        // A LEFT JOIN row without a transition has NULL in every column of it.
+        if let (Some(state), Some(at)) = (state, at) {
+            history.push(Transition {
+                state: parse_state(state)?,
+                at: from_micros(*at)?,
+                due_at: due_at.map(from_micros).transpose()?,
+            });
+        }
+    }
+    let Some((sender_id, message_id, state, payload, ..)) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(ApplicationRecord {
+        number: number.to_owned(),
+        sender_id,
+        message_id,
+        state: parse_state(&state)?,
+        payload,
+        history,
+    }))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn record_answers(&self, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError> {
+        check_batch(batch)?;
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The blocking pool needs owned data; the copy is small next to the
+        // fsync of the commit.
+        let batch = batch.to_vec();
+        let writer = Arc::clone(&self.writer);
+        blocking(move || write_batch(&mut lock(&writer), &batch)).await
+    }
+
+    async fn find_answer(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+    ) -> Result<Option<StoredAnswer>, StoreError> {
+        let (sender_id, message_id) = (sender_id.to_owned(), message_id.to_owned());
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            let mut statement = conn.prepare_cached(FIND_ANSWER).map_err(sql_error)?;
+            statement
+                .query_row(params![sender_id, message_id], read_answer)
+                .optional()
+                .map_err(sql_error)?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn application(&self, number: &str) -> Result<Option<ApplicationRecord>, StoreError> {
+        let number = number.to_owned();
+        let reader = Arc::clone(&self.reader);
+        blocking(move || read_application(&lock(&reader), &number)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            lock(&reader)
+                .query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
+                .map_err(sql_error)
+        })
+        .await
+    }
+}
+
+/// Runs blocking database work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Backend(format!("the storage task failed: {e}")))?
+}
+
+/// A panic while a connection was held left no transaction open (dropping a
+/// rusqlite transaction rolls it back), so the connection is still good.
+fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Microseconds since the Unix epoch; the time type's range (years up to
+/// 9999) fits an i64 many times over.
+fn micros(at: OffsetDateTime) -> i64 {
+    at.unix_timestamp_nanos().div_euclid(1_000) as i64
+}
+
+fn from_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|_| StoreError::Corrupt("a stored time is out of range".into()))
+}
+
+fn migration_error(e: rusqlite::Error) -> StoreError {
+    match sql_error(e) {
+        StoreError::Backend(text) => StoreError::Migration(text),
+        other => other,
+    }
+}
+
+/// SQLite's messages name tables, columns and constraints but never quote
+/// values, so they can be passed on.
+fn sql_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::OutOfMemory
+            | ErrorCode::PermissionDenied
+            | ErrorCode::ReadOnly => StoreError::Unavailable(e.to_string()),
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Backend(e.to_string()),
+        },
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
