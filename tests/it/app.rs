@@ -17,7 +17,6 @@ use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub store: Arc<dyn Store>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -55,7 +54,7 @@ impl TestApp {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> TestApp {
-        let gateway = Arc::new(Gateway::new(store.clone(), &config, clock));
+        let gateway = Arc::new(Gateway::new(store, &config, clock));
         let server = Server::bind(&config.server, gateway).await.expect("bind");
         let addr = server.local_addr();
         let (tx, rx) = oneshot::channel();
@@ -64,7 +63,6 @@ impl TestApp {
         }));
         TestApp {
             addr,
-            store,
             shutdown: Some(tx),
             task: Some(task),
         }

@@ -2,5 +2,6 @@
 
 mod app;
 mod fixtures;
+mod intake;
 mod store_conformance;
 mod support;
