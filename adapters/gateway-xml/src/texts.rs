@@ -171,6 +171,14 @@ pub const CATALOGUE: &[(&str, Texts)] = &[
         ),
     ),
     (
+        "REQUEST_TIMEOUT",
+        t(
+            "Сұрау денесі белгіленген уақытта толық келіп түспеді.",
+            "Тело запроса не поступило полностью за отведённое время.",
+            "The request body did not arrive in full within the time allowed.",
+        ),
+    ),
+    (
         "FORBIDDEN",
         t(
             "Қол жеткізуге рұқсат жоқ.",
@@ -245,6 +253,7 @@ mod tests {
             "IDENTITY_MISMATCH",
             "REJECTED_OTHER",
             "UNAVAILABLE",
+            "REQUEST_TIMEOUT",
             "FORBIDDEN",
             "METHOD_NOT_ALLOWED",
             "UNSUPPORTED_MEDIA_TYPE",
