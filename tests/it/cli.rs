@@ -10,7 +10,10 @@ use hyper::Method;
 const BIN: &str = env!("CARGO_BIN_EXE_iin-gateway");
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).args(args).output().expect("run iin-gateway");
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run iin-gateway");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -36,7 +39,11 @@ fn iin_validate_reports_each_number_and_fails_on_any_invalid() {
 fn check_config_explains_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "[server]\nlisten = \"localhost\"\n[intake]\nmax_depth = 1\n").unwrap();
+    std::fs::write(
+        &path,
+        "[server]\nlisten = \"localhost\"\n[intake]\nmax_depth = 1\n",
+    )
+    .unwrap();
     let (code, _, err) = run(&["check-config", "--config", path.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(err.contains("server.listen"), "{err}");
@@ -112,7 +119,13 @@ async fn logs_never_carry_personal_data() {
             "malformed-xml",
         ] {
             let body = std::fs::read(format!("{fixtures}/{name}/request.xml")).unwrap();
-            let reply = request(gateway.addr, Method::POST, "/api/v1/applications", body.into()).await;
+            let reply = request(
+                gateway.addr,
+                Method::POST,
+                "/api/v1/applications",
+                body.into(),
+            )
+            .await;
             assert!(reply.status < 500, "{name}: {}", reply.text());
             if let Some(start) = reply.text().find("<ApplicationNumber>") {
                 let number = reply.text()[start + 19..start + 38].to_owned();
@@ -130,10 +143,26 @@ async fn logs_never_carry_personal_data() {
             assert_eq!(reply.status, 200);
         }
         let logs = gateway.stop();
-        assert!(logs.contains("request"), "the gateway logged its requests:\n{logs}");
+        assert!(
+            logs.contains("request"),
+            "the gateway logged its requests:\n{logs}"
+        );
         for secret in [
-            "ZHANG", "ЧЖАН", "XIAOMING", "IVANOVA", "ИВАНОВА", "ОЛЬГА", "СЕРГЕЕВНА", "AKHMETOV",
-            "НҰРЛАН", "E12345678", "N12345678", "1990-07-04", "1990-02-30", "BEIJING", "МОСКВА",
+            "ZHANG",
+            "ЧЖАН",
+            "XIAOMING",
+            "IVANOVA",
+            "ИВАНОВА",
+            "ОЛЬГА",
+            "СЕРГЕЕВНА",
+            "AKHMETOV",
+            "НҰРЛАН",
+            "E12345678",
+            "N12345678",
+            "1990-07-04",
+            "1990-02-30",
+            "BEIJING",
+            "МОСКВА",
             "POA-2026-0117",
         ] {
             assert!(
