@@ -22,13 +22,17 @@ pub async fn handle(
     let started = Instant::now();
     let method = request.method().clone();
     let (route, answer) = route(gateway, request, timeout).await;
+    let took = started.elapsed();
+    gateway
+        .metrics()
+        .request(route, answer.status, answer.code, took);
     tracing::info!(
         %method,
         route,
         status = answer.status,
         code = answer.code.unwrap_or("-"),
         application = answer.application_number.as_deref().unwrap_or("-"),
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         "request"
     );
     into_response(answer)
@@ -54,6 +58,8 @@ async fn route(
             )
         }
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
+        (&Method::GET, ["", "readyz"]) => ("readyz", gateway.readiness().await),
+        (&Method::GET, ["", "metrics"]) => ("metrics", gateway.metrics_exposition().await),
         (_, ["", "api", "v1", "applications"]) => {
             ("applications", Answer::method_not_allowed("POST"))
         }

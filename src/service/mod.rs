@@ -5,6 +5,7 @@
 mod answer;
 pub mod clock;
 mod intake;
+mod operations;
 mod status;
 mod time_format;
 pub mod wire_to_domain;
@@ -17,6 +18,7 @@ use crate::domain::deadline::{
 };
 use crate::storage::Store;
 use crate::storage::group_commit::GroupCommit;
+use crate::telemetry::Metrics;
 
 pub use answer::Answer;
 pub use clock::{Clock, SystemClock};
@@ -29,6 +31,7 @@ pub struct Gateway {
     norms: Norms,
     calendar: WorkingCalendar,
     clock: Arc<dyn Clock>,
+    metrics: Metrics,
 }
 
 impl Gateway {
@@ -52,11 +55,16 @@ impl Gateway {
             norms,
             calendar,
             clock,
+            metrics: Metrics::default(),
         }
     }
 
     pub fn limits(&self) -> &IntakeSettings {
         &self.limits
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

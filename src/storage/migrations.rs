@@ -21,12 +21,29 @@ pub(super) const SQLITE: &[Migration] = &[Migration {
     sql: include_str!("migrations/sqlite/0001_intake.sql"),
 }];
 
+/// The schema version a database has once every migration in `all` is applied.
+pub(super) fn newest(all: &[Migration]) -> i64 {
+    all.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// `Ok` when the applied version is exactly the newest this binary knows.
+pub(super) fn check_current(all: &[Migration], applied: i64) -> Result<(), super::StoreError> {
+    let newest = newest(all);
+    if applied == newest {
+        Ok(())
+    } else {
+        Err(super::StoreError::Migration(format!(
+            "the database has schema version {applied}, this gateway expects {newest}"
+        )))
+    }
+}
+
 /// Chooses the migrations still to apply, given the versions already applied.
 pub(super) fn pending<'a>(
     all: &'a [Migration],
     applied: &[i64],
 ) -> Result<Vec<&'a Migration>, super::StoreError> {
-    let newest_known = all.iter().map(|m| m.version).max().unwrap_or(0);
+    let newest_known = newest(all);
     if let Some(unknown) = applied.iter().find(|v| **v > newest_known) {
         return Err(super::StoreError::Migration(format!(
             "the database has schema version {unknown}, newer than this gateway knows ({newest_known})"

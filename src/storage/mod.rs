@@ -111,10 +111,15 @@ pub trait Store: Send + Sync + 'static {
         message_id: &str,
     ) -> Result<Option<StoredAnswer>, StoreError>;
 
+    /// How many applications are in each state (states with none are left out).
+    async fn count_by_state(&self) -> Result<Vec<(State, i64)>, StoreError>;
+
     /// An application with its history, if the number is known.
     async fn application(&self, number: &str) -> Result<Option<ApplicationRecord>, StoreError>;
 
-    /// Checks that the database answers.
+    /// Checks that the database answers and that its schema is the one this
+    /// binary migrates to (a newer gateway may have migrated it further, an
+    /// operator may have rolled it back): `Migration` when it is not.
     async fn ping(&self) -> Result<(), StoreError>;
 }
 

@@ -14,6 +14,8 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use time::OffsetDateTime;
+
+use crate::domain::lifecycle::State;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
@@ -390,6 +392,18 @@ impl Store for PgStore {
         .transpose()
     }
 
+    async fn count_by_state(&self) -> Result<Vec<(State, i64)>, StoreError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT state, count(*) FROM applications GROUP BY state")
+            .await
+            .map_err(pg_error)?;
+        let rows = client.query(&statement, &[]).await.map_err(pg_error)?;
+        rows.iter()
+            .map(|row| Ok((parse_state(row.get(0))?, row.get(1))))
+            .collect()
+    }
+
     async fn application(&self, number: &str) -> Result<Option<ApplicationRecord>, StoreError> {
         let client = self.client().await?;
         let statement = client.prepare_cached(APPLICATION).await.map_err(pg_error)?;
@@ -424,8 +438,14 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(pg_error)?;
-        Ok(())
+        let row = client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(pg_error)?;
+        migrations::check_current(POSTGRES, row.get(0))
     }
 }
 

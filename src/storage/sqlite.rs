@@ -16,6 +16,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use crate::domain::lifecycle::State;
+
 use super::migrations::{self, SQLITE};
 use super::{
     ApplicationRecord, NewAnswer, Recorded, Store, StoreError, StoredAnswer, Transition,
@@ -295,6 +297,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn count_by_state(&self) -> Result<Vec<(State, i64)>, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            let mut statement = conn
+                .prepare_cached("SELECT state, count(*) FROM applications GROUP BY state")
+                .map_err(sql_error)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(sql_error)?;
+            rows.map(|row| {
+                let (state, count) = row.map_err(sql_error)?;
+                Ok((parse_state(&state)?, count))
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn application(&self, number: &str) -> Result<Option<ApplicationRecord>, StoreError> {
         let number = number.to_owned();
         let reader = Arc::clone(&self.reader);
@@ -305,8 +328,13 @@ impl Store for SqliteStore {
         let reader = Arc::clone(&self.reader);
         blocking(move || {
             lock(&reader)
-                .query_row("SELECT count(*) FROM schema_migrations", [], |_| Ok(()))
+                .query_row(
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                    [],
+                    |row| row.get::<_, i64>(0),
+                )
                 .map_err(sql_error)
+                .and_then(|applied| migrations::check_current(SQLITE, applied))
         })
         .await
     }

@@ -4,5 +4,6 @@ mod app;
 mod cli;
 mod fixtures;
 mod intake;
+mod operations;
 mod store_conformance;
 mod support;

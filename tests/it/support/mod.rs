@@ -119,6 +119,39 @@ impl TestDb {
         }
     }
 
+    /// Runs SQL directly against the test's database, behind the store's back
+    /// (to simulate an operator's or an attacker's edit).
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Postgres => {
+                let client = pg_client(&self.url).await;
+                let schema = self
+                    .schema
+                    .as_deref()
+                    .expect("a PostgreSQL test has a schema");
+                client
+                    .batch_execute(&format!("SET search_path = {schema}; {sql}"))
+                    .await
+                    .expect("execute");
+            }
+            Backend::Sqlite => {
+                let path = self
+                    .url
+                    .strip_prefix("sqlite:")
+                    .expect("sqlite URL")
+                    .to_owned();
+                let sql = sql.to_owned();
+                tokio::task::spawn_blocking(move || {
+                    rusqlite::Connection::open(path)
+                        .and_then(|conn| conn.execute_batch(&sql))
+                        .expect("execute")
+                })
+                .await
+                .expect("execute task")
+            }
+        }
+    }
+
     /// The schema of a PostgreSQL test.
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
