@@ -160,6 +160,7 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
+    use crate::domain::lifecycle::State;
     use crate::storage::{ApplicationRecord, StoredAnswer};
 
     /// Remembers the size of each batch; fails a batch holding a message
@@ -189,6 +190,9 @@ mod tests {
         }
         async fn find_answer(&self, _: &str, _: &str) -> Result<Option<StoredAnswer>, StoreError> {
             Ok(None)
+        }
+        async fn count_by_state(&self) -> Result<Vec<(State, i64)>, StoreError> {
+            Ok(Vec::new())
         }
         async fn application(&self, _: &str) -> Result<Option<ApplicationRecord>, StoreError> {
             Ok(None)
