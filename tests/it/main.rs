@@ -5,5 +5,6 @@ mod cli;
 mod fixtures;
 mod intake;
 mod operations;
+mod outage;
 mod store_conformance;
 mod support;

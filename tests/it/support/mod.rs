@@ -1,6 +1,8 @@
 //! What integration tests share: a fresh, empty store per test on either
 //! backend, and a look at its tables behind the trait's back.
 
+pub mod pg_cluster;
+
 use std::sync::Arc;
 
 use iin_gateway::storage::{self, Store, StoreOptions};
