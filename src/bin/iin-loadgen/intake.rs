@@ -14,7 +14,7 @@ use iin_gateway::storage::{self, StoreOptions};
 use crate::document::{Row, Template, rows};
 use crate::gateway_child::{self, Gateway};
 use crate::report::{self, Mode, PhaseResult};
-use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
+use crate::scratch::{ScratchDb, ScratchDir, check_loopback, pg_text};
 use crate::stats::Summary;
 use crate::{http_load, pg_baseline, sqlite_baseline};
 
@@ -184,14 +184,15 @@ async fn gateway_phase(
             }
         };
         let rss = gateway.peak_rss_kib();
-        let stored = count_applications(args.store, &url).await;
+        let stored = count_stored(args.store, &url).await;
         gateway.kill().await;
-        check_count(stored?, w + n)?;
+        let per_commit = check_count(stored?, w + n)?;
         Ok(PhaseResult {
             round,
             mode: Mode::Gateway,
             summary,
             peak_rss_kib: Some(rss?),
+            per_commit,
         })
     }
     .await;
@@ -209,7 +210,7 @@ async fn baseline_phase(
     let name = scratch_name(round, Mode::Baseline);
     let dir = ScratchDir::create(&name)?;
     let (c, w, n) = (args.concurrency, args.warmup, args.requests);
-    let summary = match args.store {
+    let (summary, per_commit) = match args.store {
         Store::Postgres => {
             let db = ScratchDb::create(&args.database, &name).await?;
             let outcome = pg_baseline_phase(&db.url, rows, c, w, n, deadline(args)).await;
@@ -229,8 +230,8 @@ async fn baseline_phase(
             })
             .await
             .map_err(|e| format!("the SQLite baseline failed: {e}"))??;
-            check_count(count_applications(args.store, &url).await?, w + n)?;
-            summary
+            let per_commit = check_count(count_stored(args.store, &url).await?, w + n)?;
+            (summary, per_commit)
         }
     };
     Ok(PhaseResult {
@@ -238,6 +239,7 @@ async fn baseline_phase(
         mode: Mode::Baseline,
         summary,
         peak_rss_kib: None,
+        per_commit,
     })
 }
 
@@ -248,15 +250,15 @@ async fn pg_baseline_phase(
     w: usize,
     n: usize,
     deadline: Instant,
-) -> Result<Summary, String> {
+) -> Result<(Summary, Option<f64>), String> {
     migrate(url).await?;
     let clients = pg_baseline::connect_all(url, c).await?;
     let (_, clients) = pg_baseline::write(clients, Arc::clone(rows), 0, w, deadline).await?;
     let (summary, clients) =
         pg_baseline::write(clients, Arc::clone(rows), w, w + n, deadline).await?;
     drop(clients);
-    check_count(count_applications(Store::Postgres, url).await?, w + n)?;
-    Ok(summary)
+    let per_commit = check_count(count_stored(Store::Postgres, url).await?, w + n)?;
+    Ok((summary, per_commit))
 }
 
 /// Creates the gateway's schema with the gateway's own migrations.
@@ -271,36 +273,62 @@ async fn migrate(url: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot migrate {url}: {e}"))
 }
 
-/// Applications stored, to check that every answered one is there.
-async fn count_applications(store: Store, url: &str) -> Result<usize, String> {
-    let count: i64 = match store {
+/// What a phase left in the database.
+struct Stored {
+    applications: usize,
+    /// PostgreSQL only: transactions that wrote answers (distinct `xmin`),
+    /// which shows how many applications shared a commit.
+    commits: Option<usize>,
+}
+
+/// Counts the stored applications, to check that every answered one is
+/// there, and the transactions that wrote them.
+async fn count_stored(store: Store, url: &str) -> Result<Stored, String> {
+    match store {
         Store::Postgres => {
             let (client, connection) = tokio_postgres::connect(url, NoTls)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| pg_text(&e))?;
             tokio::spawn(connection);
-            client
-                .query_one("SELECT count(*) FROM applications", &[])
+            let row = client
+                .query_one(
+                    "SELECT (SELECT count(*) FROM applications),
+                            (SELECT count(DISTINCT xmin::text) FROM answers)",
+                    &[],
+                )
                 .await
-                .map_err(|e| e.to_string())?
-                .get(0)
+                .map_err(|e| pg_text(&e))?;
+            Ok(Stored {
+                applications: row.get::<_, i64>(0) as usize,
+                commits: Some(row.get::<_, i64>(1) as usize),
+            })
         }
         Store::Sqlite => {
             let path = url.strip_prefix("sqlite:").unwrap_or(url);
             let conn =
                 rusqlite::Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
                     .map_err(|e| e.to_string())?;
-            conn.query_row("SELECT count(*) FROM applications", [], |row| row.get(0))
-                .map_err(|e| e.to_string())?
+            let count: i64 = conn
+                .query_row("SELECT count(*) FROM applications", [], |row| row.get(0))
+                .map_err(|e| e.to_string())?;
+            Ok(Stored {
+                applications: count as usize,
+                commits: None,
+            })
         }
-    };
-    Ok(count as usize)
+    }
 }
 
-fn check_count(stored: usize, expected: usize) -> Result<(), String> {
-    if stored == expected {
-        Ok(())
-    } else {
-        Err(format!("{stored} applications stored, {expected} expected"))
+/// Checks that every application is stored; returns applications per
+/// commit when known.
+fn check_count(stored: Stored, expected: usize) -> Result<Option<f64>, String> {
+    if stored.applications != expected {
+        return Err(format!(
+            "{} applications stored, {expected} expected",
+            stored.applications
+        ));
     }
+    Ok(stored
+        .commits
+        .map(|commits| expected as f64 / commits.max(1) as f64))
 }

@@ -26,10 +26,16 @@ pub struct PhaseResult {
     pub summary: Summary,
     /// The gateway process's peak RSS; none for the in-process baseline.
     pub peak_rss_kib: Option<u64>,
+    /// Applications per commit (warm-up included), where the store shows it.
+    pub per_commit: Option<f64>,
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+fn per_commit(value: Option<f64>) -> String {
+    value.map_or("-".into(), |v| format!("{v:.1}"))
 }
 
 fn rss(kib: Option<u64>) -> String {
@@ -39,7 +45,7 @@ fn rss(kib: Option<u64>) -> String {
 pub fn one_line(r: &PhaseResult) -> String {
     let s = &r.summary;
     format!(
-        "round {} {:<8} {:>6} in {:>6.2} s: {:>8.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  peak RSS {} MiB",
+        "round {} {:<8} {:>6} in {:>6.2} s: {:>8.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  peak RSS {} MiB  apps/commit {}",
         r.round,
         r.mode.name(),
         s.count,
@@ -49,6 +55,7 @@ pub fn one_line(r: &PhaseResult) -> String {
         ms(s.p99),
         ms(s.max),
         rss(r.peak_rss_kib),
+        per_commit(r.per_commit),
     )
 }
 
@@ -62,7 +69,7 @@ pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseR
     for r in results {
         let s = &r.summary;
         println!(
-            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
             r.round,
             r.mode.name(),
             s.count,
@@ -72,6 +79,7 @@ pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseR
             ms(s.p99),
             ms(s.max),
             rss(r.peak_rss_kib),
+            per_commit(r.per_commit),
         );
     }
     println!();
