@@ -62,10 +62,14 @@ pub fn one_line(r: &PhaseResult) -> String {
 pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseResult]) {
     println!("## intake on {store}, concurrency {concurrency}, {requests} applications per phase");
     println!();
+    let command: Vec<String> = std::env::args().collect();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("Command: `{}` ({cpus} CPUs)", command.join(" "));
+    println!();
     println!(
-        "| round | mode | applications | seconds | applications/s | p50 ms | p99 ms | max ms | peak RSS MiB |"
+        "| round | mode | applications | seconds | applications/s | p50 ms | p99 ms | max ms | peak RSS MiB | apps/commit |"
     );
-    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in results {
         let s = &r.summary;
         println!(
