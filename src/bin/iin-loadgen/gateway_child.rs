@@ -1,0 +1,112 @@
+//! The real `iin-gateway serve` as a child process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `iin-gateway` binary built beside this one, unless told otherwise.
+pub fn default_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let path = exe.with_file_name("iin-gateway");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} not found: build it first (cargo build --release --bins) or pass --gateway",
+            path.display()
+        ))
+    }
+}
+
+pub struct Gateway {
+    child: Child,
+    // Held open so the gateway never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    pub addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Gateway {
+    /// Starts `serve` on a free loopback port with the given database, logs
+    /// into `log`, and waits for its `listening on` line.
+    pub async fn start(
+        binary: &Path,
+        database_url: &str,
+        env: &[(String, String)],
+        log: PathBuf,
+    ) -> Result<Gateway, String> {
+        let log_file =
+            std::fs::File::create(&log).map_err(|e| format!("cannot create the log: {e}"))?;
+        let mut child = Command::new(binary)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                database_url,
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line = String::new();
+        let read = tokio::time::timeout(START_TIMEOUT, stdout.read_line(&mut line)).await;
+        let addr = match read {
+            Ok(Ok(_)) => line
+                .trim()
+                .strip_prefix("listening on http://")
+                .and_then(|addr| addr.parse::<SocketAddr>().ok()),
+            _ => None,
+        };
+        let Some(addr) = addr.filter(|a| a.ip().is_loopback()) else {
+            let _ = child.kill().await;
+            return Err(format!(
+                "the gateway did not start (first line {line:?}); its log:\n{}",
+                tail(&log)
+            ));
+        };
+        Ok(Gateway {
+            child,
+            _stdout: stdout,
+            addr,
+            log,
+        })
+    }
+
+    /// The child's peak resident set (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Result<u64, String> {
+        let pid = self.child.id().ok_or("the gateway has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(|e| format!("cannot read /proc/{pid}/status: {e}"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| "no VmHWM in /proc status".into())
+    }
+
+    /// The end of the gateway's log, for error messages.
+    pub fn log_tail(&self) -> String {
+        tail(&self.log)
+    }
+
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}

@@ -1,0 +1,59 @@
+//! iin-loadgen: the committed load generator of iin-gateway.
+//!
+//! Each subcommand drives one flow of the gateway against a baseline measured
+//! in the same invocation, in alternating rounds, and prints per-round figures
+//! and their medians. Only `intake` exists so far; later flows (MVD leasing,
+//! delivery) get their own subcommand beside it.
+//!
+//! Everything stays on the loopback interface, and every loop is bounded by a
+//! request count and a time limit.
+
+mod document;
+mod gateway_child;
+mod http_load;
+mod intake;
+mod pg_baseline;
+mod report;
+mod scratch;
+mod sqlite_baseline;
+mod stats;
+mod work;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iin-loadgen",
+    about = "Load generator for iin-gateway: each flow beside its raw baseline"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// POST /api/v1/applications through a real gateway, and the same rows
+    /// written directly, one transaction per application.
+    Intake(intake::IntakeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let outcome = match cli.command {
+        Command::Intake(args) => runtime.block_on(intake::run(args)),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("iin-loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
