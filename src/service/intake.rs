@@ -3,7 +3,9 @@
 //! The order matters. Cheap refusals (encoding, DOCTYPE, structure) come
 //! before anything touches the store; the answer is rendered before the
 //! transaction so that exactly those bytes are stored and replayed; and it is
-//! returned only after the commit.
+//! returned only after the commit. A repeated message is decided again but
+//! nothing of that second decision is stored: the store hands back the first
+//! answer instead.
 
 use gateway_xml::{AcceptanceTalon, RefusalReceipt};
 use sha2::{Digest, Sha256};
@@ -47,13 +49,6 @@ impl Gateway {
         let content_hash: ContentHash = Sha256::digest(text.as_bytes()).into();
         let sender_id = application.header.sender_id.as_str().to_owned();
 
-        // A repeated message is answered from the store without deciding again.
-        match self.store.find_answer(&sender_id, &message_id).await {
-            Ok(Some(earlier)) => return replay(earlier, &content_hash, message_id),
-            Ok(None) => {}
-            Err(e) => return Answer::store_failure(&e),
-        }
-
         let number = ApplicationNumber::generate(today, random_u64());
         let (answer, new_application) = match assess(&application, today) {
             Assessment::Accept => self.accept(&application, &number, now),
@@ -68,9 +63,11 @@ impl Gateway {
             answered_at: now,
             application: Some(new_application),
         };
+        // No read before the write: recording finds an earlier answer to the
+        // same message (a repeat, or a concurrent twin that won the race) in
+        // the same statement, and then nothing of this decision is written.
         match self.commits.record(new_answer).await {
             Ok(Recorded::Stored) => answer,
-            // A concurrent request with the same message won the race.
             Ok(Recorded::AlreadyAnswered(earlier)) => replay(earlier, &content_hash, message_id),
             Err(e) => Answer::store_failure(&e),
         }
