@@ -1,0 +1,5 @@
+//! ШЭП (the e-government service bus) envelopes.
+
+pub mod c14n;
+pub mod error;
+pub mod tree;
