@@ -2,4 +2,5 @@
 
 pub mod c14n;
 pub mod error;
+pub mod signature;
 pub mod tree;
