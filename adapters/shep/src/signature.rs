@@ -60,6 +60,27 @@ pub enum Verification {
     Unverifiable { algorithm: String },
 }
 
+/// The document `text` with its `ds:Signature` element (if any) cut out
+/// and everything else byte for byte as it was. The intake reader refuses
+/// elements outside the gateway namespace, so a signed `Application` goes
+/// to it through this, after [`verify`].
+pub fn remove_signature(text: &str, limits: &Limits) -> Result<String, ShepError> {
+    let document = tree::parse(text, limits)?;
+    let mut spans: Vec<_> = document
+        .root
+        .descendants()
+        .into_iter()
+        .filter(|e| e.is(Some(DSIG), "Signature"))
+        .map(|e| e.span.clone())
+        .collect();
+    spans.sort_by_key(|span| std::cmp::Reverse(span.start));
+    let mut out = text.to_owned();
+    for span in spans {
+        out.replace_range(span, "");
+    }
+    Ok(out)
+}
+
 /// Who signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {
@@ -653,11 +674,54 @@ mod tests {
     }
 
     #[test]
+    fn removing_the_signature_restores_the_signed_text() {
+        let signed = sign_with(APPLICATION, exclusive(), None);
+        assert_eq!(
+            remove_signature(&signed, &Limits::default()).unwrap(),
+            APPLICATION
+        );
+        assert_eq!(
+            remove_signature(APPLICATION, &Limits::default()).unwrap(),
+            APPLICATION
+        );
+    }
+
+    #[test]
     fn pem_helper_reads_the_test_material() {
         let certificate = der(SIGNER_CERT);
         let (subject, key) = read_certificate(&certificate).unwrap();
         assert!(subject.contains("TEST ONLY"));
         assert!(key.len() > 256);
         assert!(der(SIGNER_KEY).len() > 1000);
+    }
+}
+
+#[cfg(test)]
+mod fixture_tool {
+    /// Regenerates `fixtures/shep/sync-application-signed.xml` from
+    /// `/tmp/unsigned-app.xml` and `/tmp/sync-template.xml` when
+    /// `SHEP_WRITE_SIGNED_FIXTURE` is set; otherwise does nothing.
+    #[test]
+    fn write_signed_fixture() {
+        if std::env::var_os("SHEP_WRITE_SIGNED_FIXTURE").is_none() {
+            return;
+        }
+        let key = super::pem_to_der(include_str!("../tests/data/signer-key.pem")).unwrap();
+        let cert = super::pem_to_der(include_str!("../tests/data/signer-cert.pem")).unwrap();
+        let app = std::fs::read_to_string("/tmp/unsigned-app.xml").unwrap();
+        let options = super::SignOptions {
+            method: super::Method::Exclusive {
+                inclusive_prefixes: vec![],
+            },
+            reference_root_id: None,
+        };
+        let signed = super::sign(&app, &key, &cert, &options).unwrap();
+        let template = std::fs::read_to_string("/tmp/sync-template.xml").unwrap();
+        let out = template.replace("            @@DATA@@", signed.trim_end());
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/shep/sync-application-signed.xml"
+        );
+        std::fs::write(path, out).unwrap();
     }
 }
