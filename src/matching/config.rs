@@ -91,7 +91,7 @@ impl Default for MatchingConfig {
     fn default() -> MatchingConfig {
         MatchingConfig {
             match_threshold: 24.0,
-            possible_threshold: 8.0,
+            possible_threshold: 11.0,
             name_similarity: NameThresholds::default(),
             surname: NameWeights {
                 exact: p(0.80, 0.01),
@@ -103,7 +103,7 @@ impl Default for MatchingConfig {
             given_names: NameWeights {
                 exact: p(0.78, 0.006),
                 phonetic: p(0.10, 0.003),
-                subset: p(0.06, 0.004),
+                subset: p(0.06, 0.01),
                 close: p(0.03, 0.01),
                 similar: p(0.02, 0.04),
             },
@@ -117,7 +117,7 @@ impl Default for MatchingConfig {
             birth_date: DateWeights {
                 exact: p(0.93, 0.002),
                 day_month_swapped: p(0.03, 0.0005),
-                one_digit_off: p(0.03, 0.006),
+                one_digit_off: p(0.035, 0.006),
             },
             sex: p(0.99, 0.5),
             citizenship: p(0.97, 0.15),
@@ -125,7 +125,7 @@ impl Default for MatchingConfig {
                 exact: p(0.55, 0.000_01),
                 // Twins often get consecutive passport numbers on one day: one edit
                 // apart is weak evidence, not a second exact.
-                one_edit: p(0.02, 0.002),
+                one_edit: p(0.02, 0.007),
             },
         }
     }

@@ -154,7 +154,7 @@ fn citizenship_of(nationality: Nationality, rng: &mut Rng) -> &'static str {
     match nationality {
         Nationality::Rus => "RUS",
         Nationality::Kgz => "KGZ",
-        Nationality::Kaz => *rng.pick(&["MNG", "CHN", "UZB", "RUS"]),
+        Nationality::Kaz => rng.pick::<&str>(&["MNG", "CHN", "UZB", "RUS"]),
         Nationality::Uzb => "UZB",
         Nationality::Chn => "CHN",
         Nationality::Kor => "KOR",
@@ -197,17 +197,17 @@ fn given_names(nationality: Nationality, sex: Sex, rng: &mut Rng) -> Vec<Part> {
         Nationality::Rus => vec![Part::cyrillic(if male {
             rng.pick_common(RUS_MALE).0
         } else {
-            *rng.pick_common(RUS_FEMALE)
+            rng.pick_common::<&str>(RUS_FEMALE)
         })],
         Nationality::Kgz => vec![Part::cyrillic(if male {
             rng.pick_common(KGZ_MALE).0
         } else {
-            *rng.pick_common(KGZ_FEMALE)
+            rng.pick_common::<&str>(KGZ_FEMALE)
         })],
         Nationality::Kaz => vec![Part::cyrillic(if male {
             rng.pick_common(KAZ_MALE).0
         } else {
-            *rng.pick_common(KAZ_FEMALE)
+            rng.pick_common::<&str>(KAZ_FEMALE)
         })],
         Nationality::Uzb => {
             let (c, l) = if male {
@@ -227,12 +227,12 @@ fn given_names(nationality: Nationality, sex: Sex, rng: &mut Rng) -> Vec<Part> {
                 .collect()
         }
         Nationality::Kor => (0..2)
-            .map(|_| Part::latin(*rng.pick_common(KOR_SYLLABLES)))
+            .map(|_| Part::latin(rng.pick_common::<&str>(KOR_SYLLABLES)))
             .collect(),
         Nationality::Tur => vec![Part::latin(if male {
-            *rng.pick_common(TUR_MALE)
+            rng.pick_common::<&str>(TUR_MALE)
         } else {
-            *rng.pick_common(TUR_FEMALE)
+            rng.pick_common::<&str>(TUR_FEMALE)
         })],
         Nationality::Deu | Nationality::Usa => {
             let pool = match (nationality, male) {
@@ -252,9 +252,9 @@ fn given_names(nationality: Nationality, sex: Sex, rng: &mut Rng) -> Vec<Part> {
             names
         }
         Nationality::Ind => vec![Part::latin(if male {
-            *rng.pick_common(IND_MALE)
+            rng.pick_common::<&str>(IND_MALE)
         } else {
-            *rng.pick_common(IND_FEMALE)
+            rng.pick_common::<&str>(IND_FEMALE)
         })],
     }
 }
@@ -289,10 +289,10 @@ fn surname(nationality: Nationality, sex: Sex, rng: &mut Rng) -> Part {
                 variants: variants.to_vec(),
             }
         }
-        Nationality::Tur => Part::latin(*rng.pick_common(TUR_SURNAMES)),
-        Nationality::Deu => Part::latin(*rng.pick_common(DEU_SURNAMES)),
-        Nationality::Ind => Part::latin(*rng.pick_common(IND_SURNAMES)),
-        Nationality::Usa => Part::latin(*rng.pick_common(USA_SURNAMES)),
+        Nationality::Tur => Part::latin(rng.pick_common::<&str>(TUR_SURNAMES)),
+        Nationality::Deu => Part::latin(rng.pick_common::<&str>(DEU_SURNAMES)),
+        Nationality::Ind => Part::latin(rng.pick_common::<&str>(IND_SURNAMES)),
+        Nationality::Usa => Part::latin(rng.pick_common::<&str>(USA_SURNAMES)),
     }
 }
 
@@ -795,15 +795,16 @@ pub fn duplicate(p: &Person, rng: &mut Rng) -> (Identity, Vec<Noise>) {
             noise.push(Noise::NameTypo);
         }
     }
-    if !identity.patronymic.is_empty() && rng.chance(0.05) {
-        if identity.patronymic.len() == identity.given_names.len() {
-            for (given, patronymic) in identity.given_names.iter_mut().zip(&identity.patronymic) {
-                given.push(' ');
-                given.push_str(patronymic);
-            }
-            identity.patronymic.clear();
-            noise.push(Noise::PatronymicInGivenNames);
+    if !identity.patronymic.is_empty()
+        && rng.chance(0.05)
+        && identity.patronymic.len() == identity.given_names.len()
+    {
+        for (given, patronymic) in identity.given_names.iter_mut().zip(&identity.patronymic) {
+            given.push(' ');
+            given.push_str(patronymic);
         }
+        identity.patronymic.clear();
+        noise.push(Noise::PatronymicInGivenNames);
     }
     if rng.chance(0.04) {
         std::mem::swap(&mut identity.surname, &mut identity.given_names);

@@ -18,7 +18,7 @@ use self::rng::Rng;
 use super::blocking::blocking_keys;
 use super::config::MatchingConfig;
 use super::prepared::PreparedIdentity;
-use super::score::{Outcome, screen};
+use super::score::{Outcome, score, screen};
 
 /// Precision of MATCH the goal asks for: a false IIN_ALREADY_REGISTERED
 /// refuses an innocent person.
@@ -98,9 +98,18 @@ pub struct EvaluationReport {
     pub duplicates_blocked: usize,
     pub candidates_total: usize,
     pub candidates_max: usize,
+    /// Each duplicate's score against its registered person, ascending
+    /// (minus infinity when blocking missed it): where POSSIBLE must start.
+    pub duplicate_scores: Vec<f64>,
+    /// Each other application's best candidate score, ascending (minus
+    /// infinity without candidates): where MATCH must stay above.
+    pub other_best_scores: Vec<f64>,
     pub by_kind: BTreeMap<QueryKind, Tally>,
     pub by_noise: BTreeMap<Noise, Tally>,
     pub false_matches: Vec<FalseMatch>,
+    /// The five best-scoring other applications that were not answered
+    /// MATCH: the margin of the MATCH threshold.
+    pub closest_others: Vec<FalseMatch>,
 }
 
 fn ratio(numerator: usize, denominator: usize) -> f64 {
@@ -205,6 +214,26 @@ impl fmt::Display for EvaluationReport {
             self.mean_candidates(),
             self.candidates_max
         )?;
+        let d = &self.duplicate_scores;
+        let o = &self.other_best_scores;
+        writeln!(
+            f,
+            "  duplicate scores           min {:.1}, 0.5% {:.1}, 1% {:.1}, 5% {:.1}, median {:.1}",
+            quantile(d, 0.0),
+            quantile(d, 0.005),
+            quantile(d, 0.01),
+            quantile(d, 0.05),
+            quantile(d, 0.5)
+        )?;
+        writeln!(
+            f,
+            "  others' best scores        median {:.1}, 95% {:.1}, 99% {:.1}, 99.9% {:.1}, max {:.1}",
+            quantile(o, 0.5),
+            quantile(o, 0.95),
+            quantile(o, 0.99),
+            quantile(o, 0.999),
+            quantile(o, 1.0)
+        )?;
         writeln!(
             f,
             "  by application kind          count   MATCH  POSSIBLE  missed/none  not blocked"
@@ -235,6 +264,15 @@ impl fmt::Display for EvaluationReport {
                 t.possible,
                 t.missed,
                 t.not_blocked
+            )?;
+        }
+        for m in &self.closest_others {
+            writeln!(
+                f,
+                "  closest non-MATCH other ({}): score {:.2}: {}",
+                m.kind.as_str(),
+                m.score,
+                m.fields
             )?;
         }
         for m in &self.false_matches {
@@ -309,9 +347,12 @@ pub fn evaluate(
         duplicates_blocked: 0,
         candidates_total: 0,
         candidates_max: 0,
+        duplicate_scores: Vec::new(),
+        other_best_scores: Vec::new(),
         by_kind: BTreeMap::new(),
         by_noise: BTreeMap::new(),
         false_matches: Vec::new(),
+        closest_others: Vec::new(),
     };
     for _ in 0..queries {
         let (application, truth, kind, noise) = if registry_size > 0 && rng.chance(0.5) {
@@ -396,6 +437,11 @@ pub fn evaluate(
                 let flagged_truth = flagged.iter().any(|(id, _)| *id == t);
                 let matched = top_match.is_some_and(|(id, _)| *id == t);
                 report.duplicates_blocked += usize::from(blocked);
+                report.duplicate_scores.push(if blocked {
+                    score(&query, &registry[t as usize], config).score
+                } else {
+                    f64::NEG_INFINITY
+                });
                 report.duplicates_flagged += usize::from(flagged_truth);
                 report.duplicates_possible += usize::from(flagged_truth && !matched);
                 tally.matched = usize::from(matched);
@@ -407,6 +453,24 @@ pub fn evaluate(
                 }
             }
             None => {
+                let best = candidates
+                    .iter()
+                    .map(|&i| score(&query, &registry[i as usize], config))
+                    .max_by(|a, b| a.score.total_cmp(&b.score));
+                report
+                    .other_best_scores
+                    .push(best.as_ref().map_or(f64::NEG_INFINITY, |d| d.score));
+                if let Some(d) = best.filter(|d| d.outcome != Outcome::Match) {
+                    report.closest_others.push(FalseMatch {
+                        kind,
+                        score: d.score,
+                        fields: format!("{:?}", d.fields),
+                    });
+                    report
+                        .closest_others
+                        .sort_by(|a, b| b.score.total_cmp(&a.score));
+                    report.closest_others.truncate(5);
+                }
                 tally.matched = usize::from(top_match.is_some());
                 tally.possible = usize::from(!flagged.is_empty() && top_match.is_none());
                 tally.missed = usize::from(flagged.is_empty());
@@ -414,7 +478,17 @@ pub fn evaluate(
         }
         add(report.by_kind.entry(kind).or_default(), &tally);
     }
+    report.duplicate_scores.sort_by(f64::total_cmp);
+    report.other_best_scores.sort_by(f64::total_cmp);
     report
+}
+
+/// The value below which a share `q` of the sorted `values` lie.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 fn add(total: &mut Tally, one: &Tally) {
