@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: IinCommand,
     },
+    /// Duplicate detection: evaluate it on a seeded synthetic registry.
+    Matching {
+        #[command(subcommand)]
+        command: crate::matching::MatchingCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Iin {
             command: IinCommand::Validate { iins },
         } => validate_iins(&iins),
+        Command::Matching { command } => matching(&command),
     }
 }
 
@@ -137,6 +143,20 @@ fn validate_iins(iins: &[String]) -> ExitCode {
         }
     }
     if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Prints the evaluation; fails when the goals of issue 4 are not met, so a
+/// script or CI can run it as a check.
+fn matching(command: &crate::matching::MatchingCommand) -> ExitCode {
+    let started = std::time::Instant::now();
+    let report = command.run();
+    println!("{report}");
+    println!("  elapsed {:.1} s", started.elapsed().as_secs_f64());
+    if report.meets_goals() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,0 +1,313 @@
+//! Fellegi-Sunter scoring: each field's comparison level gives a weight
+//! log2(m/u) (or log2((1-m)/(1-u)) on disagreement, 0 when missing); the sum
+//! decides MATCH, POSSIBLE or NON_MATCH by the configured thresholds, and the
+//! decision keeps every field's level, weight and the spellings that met.
+//!
+//! A decision's explanations name the person: they are personal data, to be
+//! stored and shown to the MVD operator, never logged. `Debug` of
+//! [`Decision`] and [`FieldExplanation`] leaves the details out.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::compare::{
+    Level, NameComparison, compare_birth_dates, compare_documents, compare_names, compare_values,
+};
+use super::config::{Field, MatchingConfig};
+use super::prepared::PreparedIdentity;
+
+/// What the gateway does with an applicant and one registry person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Below the POSSIBLE threshold: not the same person.
+    NonMatch,
+    /// Maybe the same person: accepted, and passed to the MVD as a candidate.
+    Possible,
+    /// The same person: refused as IIN_ALREADY_REGISTERED.
+    Match,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Match => "MATCH",
+            Outcome::Possible => "POSSIBLE",
+            Outcome::NonMatch => "NON_MATCH",
+        }
+    }
+}
+
+/// One field's part in a decision.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct FieldExplanation {
+    pub field: Field,
+    pub level: Level,
+    pub weight: f64,
+    /// Which spellings or values met and how, e.g. `'ZHANG' ~ 'CHZHAN' (as
+    /// written / ICAO 9303), jw=0.82, edits=3`. Personal data.
+    pub detail: String,
+}
+
+/// Leaves `detail` out: it holds names.
+impl fmt::Debug for FieldExplanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} {:+.2}",
+            self.field.as_str(),
+            self.level.as_str(),
+            self.weight
+        )
+    }
+}
+
+/// The decision on an applicant and one registry person.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// The sum of the field weights, in bits.
+    pub score: f64,
+    /// The applicant's surname met the person's given names and the other
+    /// way round.
+    pub names_swapped: bool,
+    pub fields: Vec<FieldExplanation>,
+}
+
+/// Outcome, score and each field's level and weight; no spellings.
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("outcome", &self.outcome)
+            .field("score", &self.score)
+            .field("names_swapped", &self.names_swapped)
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+impl Decision {
+    /// The explanation as lines of text for an operator. Personal data.
+    pub fn explain(&self) -> String {
+        let mut text = format!("{} score={:.2}", self.outcome.as_str(), self.score);
+        if self.names_swapped {
+            text.push_str(" (surname and given names swapped)");
+        }
+        for f in &self.fields {
+            text.push_str(&format!(
+                "\n  {}: {} {:+.2} {}",
+                f.field.as_str(),
+                f.level.as_str(),
+                f.weight,
+                f.detail
+            ));
+        }
+        text
+    }
+}
+
+fn name_explanation(
+    config: &MatchingConfig,
+    field: Field,
+    comparison: &NameComparison,
+) -> FieldExplanation {
+    FieldExplanation {
+        field,
+        level: comparison.level,
+        weight: config.weight(field, comparison.level),
+        detail: comparison.describe(),
+    }
+}
+
+/// Scores an applicant (`query`) against one registry person.
+pub fn score(
+    query: &PreparedIdentity,
+    candidate: &PreparedIdentity,
+    config: &MatchingConfig,
+) -> Decision {
+    let t = &config.name_similarity;
+    let surname = compare_names(&query.surname, &candidate.surname, t);
+    let given = compare_names(&query.given_names, &candidate.given_names, t);
+    let weigh = |s: &NameComparison, g: &NameComparison| {
+        config.weight(Field::Surname, s.level) + config.weight(Field::GivenNames, g.level)
+    };
+    // Surname and given names swapped is common noise (forms that ask for
+    // "name" first); compare crosswise too and keep the better reading,
+    // unless the straight one already agrees exactly.
+    let straight_exact = surname.level == Level::Exact && given.level == Level::Exact;
+    let (names_swapped, surname, given) = if straight_exact {
+        (false, surname, given)
+    } else {
+        let crossed_surname = compare_names(&query.surname, &candidate.given_names, t);
+        let crossed_given = compare_names(&query.given_names, &candidate.surname, t);
+        if weigh(&crossed_surname, &crossed_given) > weigh(&surname, &given) {
+            (true, crossed_surname, crossed_given)
+        } else {
+            (false, surname, given)
+        }
+    };
+    let patronymic = compare_names(&query.patronymic, &candidate.patronymic, t);
+    let mut fields = vec![
+        name_explanation(config, Field::Surname, &surname),
+        name_explanation(config, Field::GivenNames, &given),
+        name_explanation(config, Field::Patronymic, &patronymic),
+    ];
+    let birth = compare_birth_dates(query.birth_date, candidate.birth_date);
+    let sex = compare_values(query.sex, candidate.sex);
+    let citizenship = compare_values(query.citizenship, candidate.citizenship);
+    let document = compare_documents(&query.documents, &candidate.documents);
+    let plain = |field, level, detail: &str| FieldExplanation {
+        field,
+        level,
+        weight: config.weight(field, level),
+        detail: detail.to_owned(),
+    };
+    fields.push(plain(Field::BirthDate, birth, ""));
+    fields.push(plain(Field::Sex, sex, ""));
+    fields.push(plain(Field::Citizenship, citizenship, ""));
+    fields.push(plain(Field::Document, document, ""));
+    let score: f64 = fields.iter().map(|f| f.weight).sum();
+    Decision {
+        outcome: outcome(score, config),
+        score,
+        names_swapped,
+        fields,
+    }
+}
+
+/// The outcome of a score under the configured thresholds.
+pub fn outcome(score: f64, config: &MatchingConfig) -> Outcome {
+    if score >= config.match_threshold {
+        Outcome::Match
+    } else if score >= config.possible_threshold {
+        Outcome::Possible
+    } else {
+        Outcome::NonMatch
+    }
+}
+
+/// Scores an applicant against every candidate from blocking and returns the
+/// MATCH and POSSIBLE decisions, best first. The first, if any, decides the
+/// application: a MATCH refuses it with that person's IIN; POSSIBLE ones go
+/// to the MVD as duplicate candidates.
+pub fn screen<'a, K: Copy>(
+    query: &PreparedIdentity,
+    candidates: impl IntoIterator<Item = (K, &'a PreparedIdentity)>,
+    config: &MatchingConfig,
+) -> Vec<(K, Decision)> {
+    let mut flagged: Vec<(K, Decision)> = candidates
+        .into_iter()
+        .map(|(key, candidate)| (key, score(query, candidate, config)))
+        .filter(|(_, d)| d.outcome != Outcome::NonMatch)
+        .collect();
+    flagged.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+    flagged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::application::Sex;
+    use crate::domain::country::CountryCode;
+    use crate::matching::identity::Identity;
+    use time::macros::date;
+
+    fn person(surname: &[&str], given: &[&str], doc: &str) -> Identity {
+        Identity {
+            surname: surname.iter().map(|s| s.to_string()).collect(),
+            given_names: given.iter().map(|s| s.to_string()).collect(),
+            patronymic: vec![],
+            birth_date: date!(1990 - 07 - 04),
+            sex: Some(Sex::Male),
+            citizenship: CountryCode::parse("CHN").ok(),
+            document_numbers: vec![doc.to_owned()],
+        }
+    }
+
+    fn decide(a: &Identity, b: &Identity) -> Decision {
+        score(&a.into(), &b.into(), &MatchingConfig::default())
+    }
+
+    #[test]
+    fn same_person_same_document_is_a_match() {
+        let a = person(&["ZHANG", "ЧЖАН"], &["XIAOMING"], "E12345678");
+        let b = person(&["ZHANG"], &["XIAO MING"], "e 1234 5678");
+        let d = decide(&a, &b);
+        assert_eq!(d.outcome, Outcome::Match, "{}", d.explain());
+        assert!(
+            d.fields
+                .iter()
+                .all(|f| f.weight > 0.0 || f.field == Field::Patronymic)
+        );
+    }
+
+    #[test]
+    fn renewed_passport_still_matches_on_names_and_birth() {
+        let a = person(&["ZHANG"], &["XIAOMING"], "E12345678");
+        let b = person(&["ZHANG"], &["XIAO MING"], "EA7654321");
+        assert_eq!(decide(&a, &b).outcome, Outcome::Match);
+    }
+
+    #[test]
+    fn swapped_surname_and_given_names_are_read_crosswise() {
+        let a = person(&["ZHANG"], &["XIAOMING"], "E12345678");
+        let b = person(&["XIAOMING"], &["ZHANG"], "E12345678");
+        let d = decide(&a, &b);
+        assert!(d.names_swapped);
+        assert_eq!(d.outcome, Outcome::Match);
+        assert_eq!(d.fields[0].level, Level::Exact);
+    }
+
+    #[test]
+    fn day_month_swap_with_a_new_passport_is_possible_not_match() {
+        let a = person(&["ZHANG"], &["XIAOMING"], "E12345678");
+        let mut b = person(&["ZHANG"], &["XIAOMING"], "EA7654321");
+        b.birth_date = date!(1990 - 04 - 07);
+        let d = decide(&a, &b);
+        assert_eq!(d.fields[3].level, Level::DayMonthSwapped);
+        assert_eq!(d.outcome, Outcome::Possible, "{d:?}");
+    }
+
+    #[test]
+    fn twins_are_not_a_match() {
+        let a = person(&["ZHANG"], &["XIAOMING"], "E12345678");
+        let b = person(&["ZHANG"], &["XIAOHONG"], "E12345679");
+        assert_ne!(decide(&a, &b).outcome, Outcome::Match);
+        let c = person(&["ZHANG"], &["WEI"], "E87654321");
+        assert_ne!(decide(&a, &c).outcome, Outcome::Match);
+    }
+
+    #[test]
+    fn explanation_shows_spellings_and_debug_does_not() {
+        let a = person(&["ZHANG"], &["XIAOMING"], "E12345678");
+        let b = person(&["ЧЖАН"], &["XIAOMING"], "E12345678");
+        let d = decide(&a, &b);
+        assert!(
+            d.explain().contains("'ZHANG' ~ 'CHZHAN'"),
+            "{}",
+            d.explain()
+        );
+        let debug = format!("{d:?}");
+        assert!(
+            !debug.contains("ZHANG") && !debug.contains("XIAOMING"),
+            "{debug}"
+        );
+        assert!(debug.contains("surname: PHONETIC"), "{debug}");
+    }
+
+    #[test]
+    fn screen_orders_flagged_candidates_best_first() {
+        let query: PreparedIdentity = (&person(&["ZHANG"], &["XIAOMING"], "E12345678")).into();
+        let same: PreparedIdentity = (&person(&["ZHANG"], &["XIAOMING"], "E12345678")).into();
+        let renewed: PreparedIdentity = (&person(&["ZHANG"], &["XIAOMING"], "X1")).into();
+        let other: PreparedIdentity = (&person(&["LI"], &["NA"], "X2")).into();
+        let flagged = screen(
+            &query,
+            [(1, &renewed), (2, &other), (3, &same)],
+            &MatchingConfig::default(),
+        );
+        let keys: Vec<i32> = flagged.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, [3, 1]);
+    }
+}
