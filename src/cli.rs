@@ -50,6 +50,18 @@ enum Command {
         #[command(subcommand)]
         command: crate::matching::MatchingCommand,
     },
+    /// The e-government service bus front door.
+    Shep {
+        #[command(subcommand)]
+        command: ShepCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShepCommand {
+    /// Read a sender's password from standard input and print the argon2id
+    /// hash to put in `[[shep.senders]] password_hash`.
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +85,9 @@ pub fn run(cli: Cli) -> ExitCode {
             command: IinCommand::Validate { iins },
         } => validate_iins(&iins),
         Command::Matching { command } => matching(&command),
+        Command::Shep {
+            command: ShepCommand::HashPassword,
+        } => hash_password(),
     }
 }
 
@@ -161,4 +176,19 @@ fn matching(command: &crate::matching::MatchingCommand) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("could not read a password from standard input");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.len() < 12 {
+        eprintln!("a sender's password needs at least 12 characters");
+        return ExitCode::from(2);
+    }
+    println!("{}", crate::service::hash_password(password));
+    ExitCode::SUCCESS
 }

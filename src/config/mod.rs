@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use settings::{
     CalendarSettings, Config, DatabaseSettings, IntakeSettings, LogFormat, LoggingSettings,
-    NormSettings, ServerSettings,
+    NormSettings, ServerSettings, ShepSender, ShepSettings,
 };
 
 /// The defaults shipped with the gateway.

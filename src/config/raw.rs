@@ -14,6 +14,27 @@ pub(super) struct RawConfig {
     logging: RawLogging,
     calendar: RawCalendar,
     norms: RawNorms,
+    shep: RawShep,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShep {
+    senders: Vec<RawShepSender>,
+    max_data_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShepSender {
+    id: String,
+    password_hash: String,
+    #[serde(default)]
+    on_behalf_of: Vec<String>,
+    #[serde(default)]
+    signature_required: bool,
+    #[serde(default)]
+    certificates: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +219,8 @@ impl RawConfig {
             );
         }
 
+        let shep = self.shep.check(&mut p);
+
         if !p.0.is_empty() {
             return Err(p.0);
         }
@@ -234,6 +257,65 @@ impl RawConfig {
                 mvd_processing: minutes(n.mvd_processing_minutes),
                 certificate_issue: minutes(n.certificate_issue_minutes),
             },
+            shep,
         })
+    }
+}
+
+impl RawShep {
+    fn check(self, p: &mut Problems) -> ShepSettings {
+        p.require(
+            "shep.max_data_bytes",
+            (1024..=64 << 20).contains(&self.max_data_bytes),
+            "must be between 1024 and 67108864",
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        let senders = self
+            .senders
+            .into_iter()
+            .enumerate()
+            .map(|(i, sender)| {
+                let key = |field: &str| format!("shep.senders[{i}].{field}");
+                p.require(&key("id"), !sender.id.trim().is_empty(), "must not be empty");
+                p.require(&key("id"), seen.insert(sender.id.clone()), "listed twice");
+                p.check(
+                    &key("password_hash"),
+                    argon2::PasswordHash::new(&sender.password_hash)
+                        .map(|_| ())
+                        .map_err(|_| "expected an argon2 PHC string from `iin-gateway shep hash-password`"),
+                );
+                let certificates = sender
+                    .certificates
+                    .iter()
+                    .filter_map(|path| {
+                        let pem = p.check(
+                            &key("certificates"),
+                            std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}")),
+                        )?;
+                        p.check(
+                            &key("certificates"),
+                            shep::signature::pem_to_der(&pem)
+                                .ok_or_else(|| format!("{path}: no PEM certificate in it")),
+                        )
+                    })
+                    .collect();
+                p.require(
+                    &key("certificates"),
+                    !sender.signature_required || !sender.certificates.is_empty(),
+                    "signature_required needs at least one trusted certificate",
+                );
+                ShepSender {
+                    id: sender.id,
+                    password_hash: sender.password_hash,
+                    on_behalf_of: sender.on_behalf_of,
+                    signature_required: sender.signature_required,
+                    certificates,
+                }
+            })
+            .collect();
+        ShepSettings {
+            senders,
+            max_data_bytes: self.max_data_bytes,
+        }
     }
 }

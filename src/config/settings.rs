@@ -13,6 +13,7 @@ pub struct Config {
     pub logging: LoggingSettings,
     pub calendar: CalendarSettings,
     pub norms: NormSettings,
+    pub shep: ShepSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -66,4 +67,35 @@ pub struct NormSettings {
     pub registration_and_transfer: time::Duration,
     pub mvd_processing: time::Duration,
     pub certificate_issue: time::Duration,
+}
+
+/// The ШЭП front door: who may send, and how their documents are checked.
+#[derive(Debug, Clone)]
+pub struct ShepSettings {
+    pub senders: Vec<ShepSender>,
+    pub max_data_bytes: usize,
+}
+
+/// A system admitted on the ШЭП front door.
+#[derive(Clone)]
+pub struct ShepSender {
+    pub id: String,
+    pub password_hash: String,
+    /// Application `SenderId`s this system may post for, besides its own id.
+    pub on_behalf_of: Vec<String>,
+    pub signature_required: bool,
+    /// Trusted signer certificates, DER.
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ShepSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShepSender")
+            .field("id", &self.id)
+            .field("password_hash", &"<hidden>")
+            .field("on_behalf_of", &self.on_behalf_of)
+            .field("signature_required", &self.signature_required)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
 }

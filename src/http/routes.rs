@@ -57,6 +57,13 @@ async fn route(
                 gateway.application_status(&number).await,
             )
         }
+        (&Method::POST, ["", "shep", "SyncChannel"]) => (
+            "shep.sync",
+            match read_body(gateway, request, timeout).await {
+                Ok(body) => gateway.shep_send_message(&body).await,
+                Err(answer) => answer,
+            },
+        ),
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
         (&Method::GET, ["", "readyz"]) => ("readyz", gateway.readiness().await),
         (&Method::GET, ["", "metrics"]) => ("metrics", gateway.metrics_exposition().await),
@@ -75,6 +82,18 @@ async fn post_application(
     request: Request<Incoming>,
     timeout: Duration,
 ) -> Answer {
+    match read_body(gateway, request, timeout).await {
+        Ok(body) => gateway.submit_application(&body).await,
+        Err(answer) => answer,
+    }
+}
+
+/// The body, or the answer that refuses it (too large, too slow).
+async fn read_body(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    timeout: Duration,
+) -> Result<bytes::Bytes, Answer> {
     let content_length = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -86,8 +105,8 @@ async fn post_application(
         read_limited(request.into_body(), content_length, limit),
     );
     match read.await {
-        Ok(Ok(body)) => gateway.submit_application(&body).await,
-        Ok(Err(BodyError::TooLarge)) => Answer::payload_too_large(limit),
-        Ok(Err(BodyError::Broken)) | Err(_) => Answer::request_timeout(),
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(BodyError::TooLarge)) => Err(Answer::payload_too_large(limit)),
+        Ok(Err(BodyError::Broken)) | Err(_) => Err(Answer::request_timeout()),
     }
 }

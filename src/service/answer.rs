@@ -7,6 +7,8 @@ use gateway_xml::{ErrorNotice, Location, ReadError, ReadErrorKind};
 use crate::storage::StoreError;
 
 pub const XML: &str = "application/xml";
+/// SOAP 1.1 messages travel as `text/xml`.
+pub const SOAP_XML: &str = "text/xml; charset=utf-8";
 
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -90,6 +92,16 @@ impl Answer {
                         .into(),
                 ),
             ),
+        )
+    }
+
+    /// The caller is known but may not do this.
+    pub fn forbidden(message_id: Option<String>, detail: &str) -> Answer {
+        let code = "FORBIDDEN";
+        Answer::error(
+            403,
+            code,
+            notice(code, message_id, None, Some(detail.to_owned())),
         )
     }
 

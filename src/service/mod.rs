@@ -6,6 +6,8 @@ mod answer;
 pub mod clock;
 mod intake;
 mod operations;
+mod senders;
+mod shep_sync;
 mod status;
 mod time_format;
 pub mod wire_to_domain;
@@ -22,6 +24,8 @@ use crate::telemetry::Metrics;
 
 pub use answer::Answer;
 pub use clock::{Clock, SystemClock};
+use senders::SenderRegistry;
+pub use senders::hash_password;
 
 /// The gateway's service: one per process, shared by every request.
 pub struct Gateway {
@@ -32,6 +36,8 @@ pub struct Gateway {
     calendar: WorkingCalendar,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    senders: SenderRegistry,
+    shep_max_data_bytes: usize,
 }
 
 impl Gateway {
@@ -56,6 +62,8 @@ impl Gateway {
             calendar,
             clock,
             metrics: Metrics::default(),
+            senders: SenderRegistry::new(&config.shep.senders),
+            shep_max_data_bytes: config.shep.max_data_bytes,
         }
     }
 
