@@ -11,15 +11,27 @@ pub(super) struct Migration {
     pub sql: &'static str,
 }
 
-pub(super) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/postgres/0001_intake.sql"),
-}];
+pub(super) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/postgres/0001_intake.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/postgres/0002_mvd.sql"),
+    },
+];
 
-pub(super) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/sqlite/0001_intake.sql"),
-}];
+pub(super) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/sqlite/0001_intake.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/sqlite/0002_mvd.sql"),
+    },
+];
 
 /// Chooses the migrations still to apply, given the versions already applied.
 pub(super) fn pending<'a>(
