@@ -103,6 +103,7 @@ fn serve(file: Option<PathBuf>, listen: Option<String>, database: Option<String>
 async fn serve_with(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let options = StoreOptions {
         pool_size: config.database.pool_size,
+        schema: config.database.schema.clone(),
         ..StoreOptions::default()
     };
     let store = storage::open(&config.database.url, &options).await?;

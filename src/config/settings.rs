@@ -13,6 +13,7 @@ pub struct Config {
     pub logging: LoggingSettings,
     pub calendar: CalendarSettings,
     pub norms: NormSettings,
+    pub mvd: MvdSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     pub group_commit_max_batch: usize,
     pub group_commit_writers: usize,
+    /// PostgreSQL schema (`search_path`); `None` keeps the server's default.
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,4 +69,15 @@ pub struct NormSettings {
     pub registration_and_transfer: time::Duration,
     pub mvd_processing: time::Duration,
     pub certificate_issue: time::Duration,
+}
+
+/// The MVD pull channel: leases, long polls, dead letters.
+#[derive(Debug, Clone)]
+pub struct MvdSettings {
+    pub max_deliveries: u32,
+    pub max_batch: usize,
+    pub default_visibility: std::time::Duration,
+    pub max_visibility: std::time::Duration,
+    pub max_wait: std::time::Duration,
+    pub poll_interval: std::time::Duration,
 }
