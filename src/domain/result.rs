@@ -164,11 +164,11 @@ fn names_agree(a: &PersonName, b: &PersonName) -> bool {
         a.cyrillic().map(|n| n.as_str()),
         b.cyrillic().map(|n| n.as_str()),
     );
-    match (latin, cyrillic) {
-        (Some(false), _) | (_, Some(false)) => false,
-        (None, None) => false,
-        _ => true,
-    }
+    // No script in common, or one in which they differ: not the same name.
+    matches!(
+        (latin, cyrillic),
+        (Some(true), Some(true)) | (Some(true), None) | (None, Some(true))
+    )
 }
 
 /// `Some(equal)` when both sides have the spelling, `None` otherwise.
@@ -254,7 +254,8 @@ mod tests {
             code: NoticeCode::IdentityMismatch,
             existing_iin: None,
         };
-        let changes: Vec<Box<dyn Fn(&mut RegisteredIdentity)>> = vec![
+        type Change = Box<dyn Fn(&mut RegisteredIdentity)>;
+        let changes: Vec<Change> = vec![
             Box::new(|r| r.birth_date = date!(1990 - 04 - 07)),
             Box::new(|r| r.sex = Sex::Female),
             Box::new(|r| r.citizenship = CountryCode::parse("KAZ").unwrap()),

@@ -5,13 +5,14 @@
 mod answer;
 pub mod clock;
 mod intake;
+mod mvd;
 mod status;
 mod time_format;
 pub mod wire_to_domain;
 
 use std::sync::Arc;
 
-use crate::config::{CalendarSettings, Config, IntakeSettings};
+use crate::config::{CalendarSettings, Config, IntakeSettings, MvdSettings};
 use crate::domain::deadline::{
     DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
 };
@@ -29,6 +30,10 @@ pub struct Gateway {
     norms: Norms,
     calendar: WorkingCalendar,
     clock: Arc<dyn Clock>,
+    mvd: MvdSettings,
+    mvd_work: mvd::WorkSignal,
+    reclaimer: mvd::Reclaimer,
+    _sweeper: mvd::Sweeper,
 }
 
 impl Gateway {
@@ -45,6 +50,16 @@ impl Gateway {
             mvd_processing: config.norms.mvd_processing,
             certificate_issue: config.norms.certificate_issue,
         };
+        let mvd_work = mvd::WorkSignal::default();
+        let reclaimer = mvd::Reclaimer {
+            store: store.clone(),
+            clock: clock.clone(),
+            norms,
+            calendar: calendar.clone(),
+            max_deliveries: config.mvd.max_deliveries,
+            work: mvd_work.clone(),
+        };
+        let sweeper = mvd::Sweeper::start(reclaimer.clone(), config.mvd.poll_interval);
         Gateway {
             store,
             commits,
@@ -52,6 +67,10 @@ impl Gateway {
             norms,
             calendar,
             clock,
+            mvd: config.mvd.clone(),
+            mvd_work,
+            reclaimer,
+            _sweeper: sweeper,
         }
     }
 

@@ -105,15 +105,19 @@ pub fn render_request_batch(batch: &RequestBatch) -> Vec<u8> {
         );
         applicant(&mut xml, &request.applicant);
         identity_document(&mut xml, &request.identity_document);
-        xml.open("DuplicateCandidates");
-        for candidate in &request.duplicate_candidates {
-            xml.open_with("Candidate", &[("iin", &candidate.iin)]);
-            for (field, reason) in &candidate.reasons {
-                xml.leaf_with("Reason", &[("field", field)], reason);
+        if request.duplicate_candidates.is_empty() {
+            xml.empty("DuplicateCandidates", &[]);
+        } else {
+            xml.open("DuplicateCandidates");
+            for candidate in &request.duplicate_candidates {
+                xml.open_with("Candidate", &[("iin", &candidate.iin)]);
+                for (field, reason) in &candidate.reasons {
+                    xml.leaf_with("Reason", &[("field", field)], reason);
+                }
+                xml.close("Candidate");
             }
-            xml.close("Candidate");
+            xml.close("DuplicateCandidates");
         }
-        xml.close("DuplicateCandidates");
         xml.close("Request");
     }
     xml.finish("RequestBatch")
