@@ -4,4 +4,5 @@ mod app;
 mod fixtures;
 mod intake;
 mod store_conformance;
+mod store_mvd;
 mod support;
