@@ -3,6 +3,7 @@
 mod app;
 mod fixtures;
 mod intake;
+mod mvd;
 mod store_conformance;
 mod store_mvd;
 mod support;
