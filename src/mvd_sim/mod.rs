@@ -105,7 +105,8 @@ pub struct SimReport {
 }
 
 impl SimReport {
-    fn add(&mut self, other: &SimReport) {
+    /// Adds another report's counts to this one.
+    pub fn add(&mut self, other: &SimReport) {
         macro_rules! sum {
             ($($field:ident),*) => { $(self.$field += other.$field;)* };
         }

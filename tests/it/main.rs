@@ -4,6 +4,7 @@ mod app;
 mod fixtures;
 mod intake;
 mod mvd;
+mod mvd_drain;
 mod store_conformance;
 mod store_mvd;
 mod support;
