@@ -191,6 +191,16 @@ fn element<'a>(body: &'a str, name: &str) -> &'a str {
     &body[start..end]
 }
 
+/// Keeps an answer for `scripts/check-schemas`, which validates every file
+/// under `target/fixture-answers/` against the XSD named after its root.
+fn keep(backend: Backend, name: &str, reply: &Reply) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/fixture-answers")
+        .join(format!("mvd-{backend:?}").to_lowercase());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.xml")), &reply.body).unwrap();
+}
+
 fn code(reply: &Reply) -> String {
     element(&reply.text(), "Code").to_owned()
 }
@@ -213,7 +223,14 @@ async fn the_result_table(backend: Backend) {
     let clock = ManualClock::new();
     let app = TestApp::spawn_with(db.store.clone(), config_with(&[]), clock.clone()).await;
     let numbers = submit(&app, 0..6).await;
-    let leases = lease(&app, 10, 60, 0).await;
+    let batch = app
+        .post(
+            "/api/v1/mvd/leases",
+            format!(r#"<LeaseRequest xmlns="{NAMESPACE}" max="10" visibilitySeconds="60"/>"#),
+        )
+        .await;
+    keep(backend, "request-batch", &batch);
+    let leases = leases_of(&batch);
     assert_eq!(leases.len(), 6);
     let token = |number: &str| {
         leases
@@ -263,6 +280,7 @@ async fn the_result_table(backend: Backend) {
     // 1950-01-01, a man) the date is a warning, not a refusal.
     let recorded = post_result(&app, a, formed(&token(a), &iin(1), 0)).await;
     assert_eq!(recorded.status, 200, "{}", recorded.text());
+    keep(backend, "status-iin-formed", &recorded);
     let text = recorded.text();
     assert_eq!(element(&text, "State"), "IIN_FORMED");
     assert!(text.contains("<IinCertificate xmlns=\"urn:kz:iin-gateway:v1\">"));
@@ -279,6 +297,7 @@ async fn the_result_table(backend: Backend) {
         (other.status, code(&other).as_str()),
         (409, "RESULT_CONFLICT")
     );
+    keep(backend, "result-conflict", &other);
     let other_iin = post_result(&app, a, formed(&token(a), &iin(2), 0)).await;
     assert_eq!(code(&other_iin), "RESULT_CONFLICT");
 
@@ -288,6 +307,7 @@ async fn the_result_table(backend: Backend) {
         (held.status, code(&held).as_str()),
         (409, "IIN_HELD_BY_ANOTHER")
     );
+    keep(backend, "iin-held-by-another", &held);
     assert_eq!(state(&app, b).await, "LEASED");
     let b_ok = post_result(&app, b, formed(&token(b), &iin(3), 1)).await;
     assert_eq!(b_ok.status, 200);
@@ -297,6 +317,7 @@ async fn the_result_table(backend: Backend) {
     assert_eq!(mismatch.status, 200, "{}", mismatch.text());
     assert_eq!(element(&mismatch.text(), "State"), "REJECTED");
     assert_eq!(code(&mismatch), "IDENTITY_MISMATCH");
+    keep(backend, "status-identity-mismatch", &mismatch);
     // The IIN of a mismatch is not registered as held.
     assert_eq!(db.count("iin_holders").await, 2);
 
@@ -326,6 +347,7 @@ async fn the_result_table(backend: Backend) {
     assert_eq!(registered.status, 200);
     assert_eq!(code(&registered), "IIN_ALREADY_REGISTERED");
     assert_eq!(element(&registered.text(), "ExistingIin"), iin(7));
+    keep(backend, "status-iin-already-registered", &registered);
     let other = post_result(&app, e, rejected(&token(e), "<Reason>OTHER</Reason>")).await;
     assert_eq!(code(&other), "REJECTED_OTHER");
     let unknown = post_result(&app, f, rejected(&token(f), "<Reason>MAYBE</Reason>")).await;
@@ -335,6 +357,7 @@ async fn the_result_table(backend: Backend) {
     clock.advance(61);
     let late = post_result(&app, f, formed(&token(f), &iin(9), 5)).await;
     assert_eq!((late.status, code(&late).as_str()), (409, "LEASE_LOST"));
+    keep(backend, "lease-lost", &late);
     assert_eq!(db.count("mvd_results").await, 5);
     app.stop().await;
 }
@@ -446,6 +469,7 @@ async fn expiry_redelivery_and_dead_letters(backend: Backend) {
     let reply = app.post(&path, extend.clone()).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert!(reply.text().contains("<LeaseExtended"));
+    keep(backend, "lease-extended", &reply);
     clock.advance(15);
     assert!(lease(&app, 5, 30, 0).await.is_empty());
     let wrong = app
@@ -467,6 +491,7 @@ async fn expiry_redelivery_and_dead_letters(backend: Backend) {
     assert_eq!(state(&app, number).await, "DEAD_LETTERED");
     let letters = app.get("/api/v1/dead-letters").await;
     assert_eq!(letters.status, 200);
+    keep(backend, "dead-letters", &letters);
     assert!(letters.text().contains(&format!(
         "applicationNumber=\"{number}\" deliveryCount=\"2\""
     )));
