@@ -53,6 +53,13 @@ async fn route(
                 gateway.application_status(&number).await,
             )
         }
+        (&Method::GET, ["", "api", "v1", "applications", number, "certificate.html"]) => {
+            let number = (*number).to_owned();
+            (
+                "applications.certificate",
+                gateway.certificate_html(&number).await,
+            )
+        }
         (&Method::POST, ["", "api", "v1", "mvd", "leases"]) => {
             let answer = match read_body(gateway, request, timeout).await {
                 Ok(body) => gateway.lease_requests(&body).await,

@@ -3,6 +3,7 @@
 //! clock) and the store; the HTTP layer only calls it.
 
 mod answer;
+mod certificate_html;
 pub mod clock;
 mod intake;
 mod mvd;

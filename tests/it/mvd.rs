@@ -318,6 +318,18 @@ async fn the_result_table(backend: Backend) {
     assert_eq!(element(&mismatch.text(), "State"), "REJECTED");
     assert_eq!(code(&mismatch), "IDENTITY_MISMATCH");
     keep(backend, "status-identity-mismatch", &mismatch);
+
+    // The printable certificate exists for a formed IIN only.
+    let html = app
+        .get(&format!("/api/v1/applications/{a}/certificate.html"))
+        .await;
+    assert_eq!(html.status, 200);
+    assert_eq!(html.headers["content-type"], "text/html; charset=utf-8");
+    assert!(html.text().contains(&iin(1)));
+    let none = app
+        .get(&format!("/api/v1/applications/{c}/certificate.html"))
+        .await;
+    assert_eq!(none.status, 404);
     // The IIN of a mismatch is not registered as held.
     assert_eq!(db.count("iin_holders").await, 2);
 
