@@ -38,6 +38,11 @@ enum Command {
     /// Simulate the MVD information system: pull requests from a running
     /// gateway, form IINs or reject, with injected faults.
     MvdSim(MvdSimArgs),
+    /// Operators: list dead-lettered applications, or queue them again.
+    DeadLetters {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+    },
     /// Check a configuration and show the effective values.
     CheckConfig {
         #[arg(long, value_name = "FILE")]
@@ -89,6 +94,22 @@ struct MvdSimArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum DeadLetterCommand {
+    /// Print the DeadLetters document of a running gateway.
+    List {
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+    },
+    /// Queue dead-lettered applications again.
+    Requeue {
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        #[arg(required = true, value_name = "APPLICATION_NUMBER")]
+        numbers: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum IinCommand {
     /// Check IINs: length, digits and check digit.
     Validate {
@@ -105,6 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
             database,
         } => serve(config, listen, database),
         Command::MvdSim(args) => mvd_sim(args),
+        Command::DeadLetters { command } => dead_letters(command),
         Command::CheckConfig { config } => check_config(config),
         Command::Iin {
             command: IinCommand::Validate { iins },
@@ -191,6 +213,57 @@ fn mvd_sim(args: MvdSimArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn dead_letters(command: DeadLetterCommand) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let (gateway, calls): (String, Vec<Option<String>>) = match command {
+            DeadLetterCommand::List { gateway } => (gateway, vec![None]),
+            DeadLetterCommand::Requeue { gateway, numbers } => {
+                (gateway, numbers.into_iter().map(Some).collect())
+            }
+        };
+        let mut client = match crate::mvd_sim::Client::new(&gateway) {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut ok = true;
+        for number in calls {
+            let reply = match &number {
+                None => client.get("/api/v1/dead-letters").await,
+                Some(n) => {
+                    let path = format!("/api/v1/dead-letters/{n}/requeue");
+                    client.post(&path, String::new()).await
+                }
+            };
+            match reply {
+                Ok(reply) => {
+                    ok &= reply.status == 200;
+                    if let Some(n) = &number {
+                        println!("{n}: {}", reply.status);
+                    } else {
+                        print!("{}", String::from_utf8_lossy(&reply.body));
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
 }
 
 fn check_config(file: Option<PathBuf>) -> ExitCode {

@@ -37,12 +37,20 @@ impl Client {
     }
 
     pub async fn post(&mut self, path: &str, body: String) -> Result<Reply, String> {
+        self.send(Method::POST, path, body).await
+    }
+
+    pub async fn get(&mut self, path: &str) -> Result<Reply, String> {
+        self.send(Method::GET, path, String::new()).await
+    }
+
+    async fn send(&mut self, method: Method, path: &str, body: String) -> Result<Reply, String> {
         let sender = match self.sender.as_mut() {
             Some(sender) if !sender.is_closed() => sender,
             _ => self.sender.insert(connect(&self.authority).await?),
         };
         let request = Request::builder()
-            .method(Method::POST)
+            .method(method)
             .uri(path)
             .header(hyper::header::HOST, &self.authority)
             .header(hyper::header::CONTENT_TYPE, "application/xml")
