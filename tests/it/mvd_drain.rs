@@ -179,10 +179,16 @@ async fn two_instances_one_killed_mid_run_decide_everything_once() {
     let on_first = pull(first.addr, 11);
     let on_second = pull(second.addr, 12);
 
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let decided_before_kill = db
-        .count("applications WHERE state IN ('IIN_FORMED', 'REJECTED')")
-        .await;
+    // Killed once a fifth is decided: work is in flight on both instances.
+    let decided = "applications WHERE state IN ('IIN_FORMED', 'REJECTED')";
+    let mut decided_before_kill = 0;
+    for _ in 0..600 {
+        decided_before_kill = db.count(decided).await;
+        if decided_before_kill >= COUNT as i64 / 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     first
         .child
         .start_kill()
