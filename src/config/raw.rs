@@ -15,6 +15,7 @@ pub(super) struct RawConfig {
     calendar: RawCalendar,
     norms: RawNorms,
     shep: RawShep,
+    mvd: RawMvd,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +54,7 @@ struct RawDatabase {
     pool_size: usize,
     group_commit_max_batch: usize,
     group_commit_writers: usize,
+    schema: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +80,17 @@ struct RawNorms {
     registration_and_transfer_minutes: u32,
     mvd_processing_minutes: u32,
     certificate_issue_minutes: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMvd {
+    max_deliveries: u32,
+    max_batch: usize,
+    default_visibility_seconds: u64,
+    max_visibility_seconds: u64,
+    max_wait_seconds: u64,
+    poll_interval_ms: u64,
 }
 
 /// Collects problems instead of stopping at the first.
@@ -150,6 +163,49 @@ impl RawConfig {
             "database.group_commit_writers",
             (1..=64).contains(&self.database.group_commit_writers),
             "must be between 1 and 64",
+        );
+        let schema = &self.database.schema;
+        p.require(
+            "database.schema",
+            schema.is_empty()
+                || (schema.len() <= 63
+                    && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                    && schema
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')),
+            "must be empty or a plain lower-case identifier ([a-z_][a-z0-9_]*)",
+        );
+        let m = &self.mvd;
+        p.require(
+            "mvd.max_deliveries",
+            (1..=1000).contains(&m.max_deliveries),
+            "must be between 1 and 1000",
+        );
+        p.require(
+            "mvd.max_batch",
+            (1..=1000).contains(&m.max_batch),
+            "must be between 1 and 1000",
+        );
+        p.require(
+            "mvd.max_visibility_seconds",
+            (1..=86_400).contains(&m.max_visibility_seconds),
+            "must be between 1 and 86400",
+        );
+        p.require(
+            "mvd.default_visibility_seconds",
+            m.default_visibility_seconds >= 1
+                && m.default_visibility_seconds <= m.max_visibility_seconds,
+            "must be at least 1 and at most mvd.max_visibility_seconds",
+        );
+        p.require(
+            "mvd.max_wait_seconds",
+            m.max_wait_seconds <= 300,
+            "must be at most 300",
+        );
+        p.require(
+            "mvd.poll_interval_ms",
+            (10..=60_000).contains(&m.poll_interval_ms),
+            "must be between 10 and 60000",
         );
         let format = p.check(
             "logging.format",
@@ -225,6 +281,7 @@ impl RawConfig {
             return Err(p.0);
         }
         let minutes = |m: u32| time::Duration::minutes(i64::from(m));
+        let seconds = std::time::Duration::from_secs;
         Ok(Config {
             server: ServerSettings {
                 listen: listen.expect("checked"),
@@ -240,6 +297,7 @@ impl RawConfig {
                 pool_size: self.database.pool_size,
                 group_commit_max_batch: self.database.group_commit_max_batch,
                 group_commit_writers: self.database.group_commit_writers,
+                schema: Some(self.database.schema).filter(|s| !s.is_empty()),
             },
             logging: LoggingSettings {
                 format: format.expect("checked"),
@@ -258,6 +316,14 @@ impl RawConfig {
                 certificate_issue: minutes(n.certificate_issue_minutes),
             },
             shep,
+            mvd: MvdSettings {
+                max_deliveries: self.mvd.max_deliveries,
+                max_batch: self.mvd.max_batch,
+                default_visibility: seconds(self.mvd.default_visibility_seconds),
+                max_visibility: seconds(self.mvd.max_visibility_seconds),
+                max_wait: seconds(self.mvd.max_wait_seconds),
+                poll_interval: std::time::Duration::from_millis(self.mvd.poll_interval_ms),
+            },
         })
     }
 }

@@ -14,6 +14,7 @@ pub struct Config {
     pub calendar: CalendarSettings,
     pub norms: NormSettings,
     pub shep: ShepSettings,
+    pub mvd: MvdSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     pub group_commit_max_batch: usize,
     pub group_commit_writers: usize,
+    /// PostgreSQL schema (`search_path`); `None` keeps the server's default.
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,4 +101,15 @@ impl std::fmt::Debug for ShepSender {
             .field("certificates", &self.certificates.len())
             .finish()
     }
+}
+
+/// The MVD pull channel: leases, long polls, dead letters.
+#[derive(Debug, Clone)]
+pub struct MvdSettings {
+    pub max_deliveries: u32,
+    pub max_batch: usize,
+    pub default_visibility: std::time::Duration,
+    pub max_visibility: std::time::Duration,
+    pub max_wait: std::time::Duration,
+    pub poll_interval: std::time::Duration,
 }

@@ -127,6 +127,36 @@ impl Answer {
         Answer::simple_error(404, "NOT_FOUND", None)
     }
 
+    /// The lease is not the current one or has expired (contract section 2).
+    pub fn lease_lost() -> Answer {
+        Answer::simple_error(409, "LEASE_LOST", None)
+    }
+
+    /// Another result was recorded for the application before.
+    pub fn result_conflict() -> Answer {
+        Answer::simple_error(409, "RESULT_CONFLICT", None)
+    }
+
+    /// The posted IIN is not 12 digits or its check digit is wrong.
+    pub fn invalid_iin(at: Location, detail: String) -> Answer {
+        let code = "INVALID_IIN";
+        Answer::error(422, code, notice(code, None, Some(at), Some(detail)))
+    }
+
+    /// The posted IIN belongs to someone else.
+    pub fn iin_held_by_another() -> Answer {
+        Answer::simple_error(409, "IIN_HELD_BY_ANOTHER", None)
+    }
+
+    /// An operator asked to re-queue an application that is not a dead letter.
+    pub fn not_dead_lettered(state: &str) -> Answer {
+        Answer::simple_error(
+            409,
+            "NOT_DEAD_LETTERED",
+            Some(format!("the application is {state}, not DEAD_LETTERED")),
+        )
+    }
+
     pub fn method_not_allowed(allow: &'static str) -> Answer {
         Answer {
             allow: Some(allow),

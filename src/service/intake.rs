@@ -83,7 +83,14 @@ impl Gateway {
         // same message (a repeat, or a concurrent twin that won the race) in
         // the same statement, and then nothing of this decision is written.
         match self.commits.record(new_answer).await {
-            Ok(Recorded::Stored) => answer,
+            Ok(Recorded::Stored) => {
+                if answer.status == 201 {
+                    // Queued: a lease call waiting for work can have it.
+                    self.mvd_work.wake();
+                }
+                answer
+            }
+            // A concurrent request with the same message won the race.
             Ok(Recorded::AlreadyAnswered(earlier)) => replay(earlier, &content_hash, message_id),
             Err(e) => Answer::store_failure(&e),
         }

@@ -3,8 +3,10 @@
 //! clock) and the store; the HTTP layer only calls it.
 
 mod answer;
+mod certificate_html;
 pub mod clock;
 mod intake;
+mod mvd;
 mod operations;
 mod senders;
 mod shep_sync;
@@ -14,7 +16,7 @@ pub mod wire_to_domain;
 
 use std::sync::Arc;
 
-use crate::config::{CalendarSettings, Config, IntakeSettings};
+use crate::config::{CalendarSettings, Config, IntakeSettings, MvdSettings};
 use crate::domain::deadline::{
     DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
 };
@@ -38,6 +40,10 @@ pub struct Gateway {
     metrics: Metrics,
     senders: SenderRegistry,
     shep_max_data_bytes: usize,
+    mvd: MvdSettings,
+    mvd_work: mvd::WorkSignal,
+    reclaimer: mvd::Reclaimer,
+    _sweeper: mvd::Sweeper,
 }
 
 impl Gateway {
@@ -54,6 +60,16 @@ impl Gateway {
             mvd_processing: config.norms.mvd_processing,
             certificate_issue: config.norms.certificate_issue,
         };
+        let mvd_work = mvd::WorkSignal::default();
+        let reclaimer = mvd::Reclaimer {
+            store: store.clone(),
+            clock: clock.clone(),
+            norms,
+            calendar: calendar.clone(),
+            max_deliveries: config.mvd.max_deliveries,
+            work: mvd_work.clone(),
+        };
+        let sweeper = mvd::Sweeper::start(reclaimer.clone(), config.mvd.poll_interval);
         Gateway {
             store,
             commits,
@@ -64,6 +80,10 @@ impl Gateway {
             metrics: Metrics::default(),
             senders: SenderRegistry::new(&config.shep.senders),
             shep_max_data_bytes: config.shep.max_data_bytes,
+            mvd: config.mvd.clone(),
+            mvd_work,
+            reclaimer,
+            _sweeper: sweeper,
         }
     }
 

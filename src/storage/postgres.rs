@@ -24,6 +24,10 @@ use super::{
     ApplicationRecord, NewAnswer, Recorded, Store, StoreError, StoreOptions, StoredAnswer,
     Transition, check_batch, current, parse_state, stored_answer,
 };
+use super::{
+    Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
+    StoredResult,
+};
 
 /// First key of the advisory lock that serializes migrations; the second is
 /// the schema's hash, so gateways migrating different schemas do not wait
@@ -47,11 +51,13 @@ WITH inserted AS (
 ),
 new_applications AS (
     INSERT INTO applications
-        (number, sender_id, message_id, state, payload, created_at, updated_at)
-    SELECT a.number, a.sender_id, a.message_id, a.state, a.payload, a.created_at, a.updated_at
+        (number, sender_id, message_id, state, payload, created_at, updated_at, transition_count)
+    SELECT a.number, a.sender_id, a.message_id, a.state, a.payload, a.created_at, a.updated_at,
+           a.transition_count
     FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                $13::timestamptz[], $14::timestamptz[])
-        AS a(number, sender_id, message_id, state, payload, created_at, updated_at)
+                $13::timestamptz[], $14::timestamptz[], $20::int4[])
+        AS a(number, sender_id, message_id, state, payload, created_at, updated_at,
+             transition_count)
     JOIN inserted i ON i.sender_id = a.sender_id AND i.message_id = a.message_id
     RETURNING number
 ),
@@ -120,7 +126,7 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
 
@@ -195,6 +201,7 @@ impl PgStore {
             apps.payload.push(&app.payload);
             apps.created.push(created);
             apps.updated.push(updated);
+            apps.transitions.push(app.transitions.len() as i32);
             for (seq, step) in (1..).zip(&app.transitions) {
                 steps.number.push(&app.number);
                 steps.seq.push(seq);
@@ -228,6 +235,7 @@ impl PgStore {
                     &steps.state,
                     &steps.at,
                     &steps.due,
+                    &apps.transitions,
                 ],
             )
             .await?;
@@ -275,6 +283,7 @@ struct Applications<'a> {
     payload: Vec<&'a str>,
     created: Vec<OffsetDateTime>,
     updated: Vec<OffsetDateTime>,
+    transitions: Vec<i32>,
 }
 
 /// Column arrays of the transitions of a batch.
@@ -447,6 +456,45 @@ impl Store for PgStore {
             .map_err(pg_error)?;
         migrations::check_current(POSTGRES, row.get(0))
     }
+
+    async fn lease(&self, batch: &LeaseBatch) -> Result<Vec<Lease>, StoreError> {
+        self.pg_lease(batch).await
+    }
+
+    async fn reclaim_expired(&self, reclaim: &Reclaim) -> Result<Vec<Reclaimed>, StoreError> {
+        self.pg_reclaim(reclaim).await
+    }
+
+    async fn extend_lease(
+        &self,
+        number: &str,
+        token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Extended, StoreError> {
+        self.pg_extend(number, token, now, expires_at).await
+    }
+
+    async fn complete(&self, completion: &Completion) -> Result<Completed, StoreError> {
+        self.pg_complete(completion).await
+    }
+
+    async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError> {
+        self.pg_result(number).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.pg_dead_letters(limit).await
+    }
+
+    async fn requeue_dead_letter(
+        &self,
+        number: &str,
+        now: OffsetDateTime,
+        due_at: Option<OffsetDateTime>,
+    ) -> Result<Requeued, StoreError> {
+        self.pg_requeue(number, now, due_at).await
+    }
 }
 
 /// Whether a schema name can be put in `search_path` without quoting.
@@ -488,7 +536,7 @@ fn migration_error(e: tokio_postgres::Error) -> StoreError {
 /// Renders a driver error without row data: the SQLSTATE, the objects it
 /// names and the message, but never `DETAIL` (it quotes keys and whole rows),
 /// and no message for data exceptions (class 22), which quote the input.
-fn pg_error(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     let Some(db) = e.as_db_error() else {
         // Not an answer from the server: the connection, the network, a
         // timeout, or a value our own code failed to convert.
