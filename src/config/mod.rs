@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use settings::{
     CalendarSettings, Config, DatabaseSettings, IntakeSettings, LogFormat, LoggingSettings,
-    MvdSettings, NormSettings, ServerSettings, ShepSender, ShepSettings,
+    MvdSettings, NormSettings, ServerSettings, ShepRole, ShepSender, ShepSettings,
 };
 
 /// The defaults shipped with the gateway.

@@ -30,6 +30,8 @@ struct RawShep {
 struct RawShepSender {
     id: String,
     password_hash: String,
+    #[serde(default = "intake_role")]
+    role: String,
     #[serde(default)]
     on_behalf_of: Vec<String>,
     #[serde(default)]
@@ -328,6 +330,10 @@ impl RawConfig {
     }
 }
 
+fn intake_role() -> String {
+    "intake".to_owned()
+}
+
 impl RawShep {
     fn check(self, p: &mut Problems) -> ShepSettings {
         p.require(
@@ -344,6 +350,14 @@ impl RawShep {
                 let key = |field: &str| format!("shep.senders[{i}].{field}");
                 p.require(&key("id"), !sender.id.trim().is_empty(), "must not be empty");
                 p.require(&key("id"), seen.insert(sender.id.clone()), "listed twice");
+                let role = p.check(
+                    &key("role"),
+                    match sender.role.as_str() {
+                        "intake" => Ok(ShepRole::Intake),
+                        "mvd" => Ok(ShepRole::Mvd),
+                        _ => Err("expected \"intake\" or \"mvd\""),
+                    },
+                );
                 p.check(
                     &key("password_hash"),
                     argon2::PasswordHash::new(&sender.password_hash)
@@ -372,6 +386,7 @@ impl RawShep {
                 );
                 ShepSender {
                     id: sender.id,
+                    role: role.unwrap_or(ShepRole::Intake),
                     password_hash: sender.password_hash,
                     on_behalf_of: sender.on_behalf_of,
                     signature_required: sender.signature_required,

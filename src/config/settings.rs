@@ -79,10 +79,19 @@ pub struct ShepSettings {
     pub max_data_bytes: usize,
 }
 
+/// What a ШЭП sender is: a State Corporation intake system posting
+/// applications (SyncChannel), or the MVD system pulling them (AsyncChannel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShepRole {
+    Intake,
+    Mvd,
+}
+
 /// A system admitted on the ШЭП front door.
 #[derive(Clone)]
 pub struct ShepSender {
     pub id: String,
+    pub role: ShepRole,
     pub password_hash: String,
     /// Application `SenderId`s this system may post for, besides its own id.
     pub on_behalf_of: Vec<String>,
@@ -95,6 +104,7 @@ impl std::fmt::Debug for ShepSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShepSender")
             .field("id", &self.id)
+            .field("role", &self.role)
             .field("password_hash", &"<hidden>")
             .field("on_behalf_of", &self.on_behalf_of)
             .field("signature_required", &self.signature_required)

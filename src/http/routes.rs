@@ -109,6 +109,13 @@ async fn route(
                 gateway.requeue_dead_letter(&number).await,
             )
         }
+        (&Method::POST, ["", "shep", "AsyncChannel"]) => (
+            "shep.async",
+            match read_body(gateway, request, timeout).await {
+                Ok(body) => gateway.shep_async(&body).await,
+                Err(answer) => answer,
+            },
+        ),
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
         (&Method::GET, ["", "readyz"]) => ("readyz", gateway.readiness().await),
         (&Method::GET, ["", "metrics"]) => ("metrics", gateway.metrics_exposition().await),

@@ -9,6 +9,7 @@ mod intake;
 mod mvd;
 mod operations;
 mod senders;
+mod shep_async;
 mod shep_sync;
 mod status;
 mod time_format;

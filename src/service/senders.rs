@@ -13,12 +13,13 @@ use std::sync::Mutex;
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use sha2::{Digest, Sha256};
 
-use crate::config::ShepSender;
+use crate::config::{ShepRole, ShepSender};
 
 /// What an authenticated system may do.
 #[derive(Debug, Clone)]
 pub struct AdmittedSender {
     pub id: String,
+    pub role: ShepRole,
     /// Application `SenderId`s it may post for: its own id and the configured ones.
     pub may_post_for: Vec<String>,
     pub signature: shep::signature::SignaturePolicy,
@@ -73,6 +74,7 @@ impl SenderRegistry {
         };
         admitted.then(|| AdmittedSender {
             id: sender.id.clone(),
+            role: sender.role,
             may_post_for: std::iter::once(sender.id.clone())
                 .chain(sender.on_behalf_of.iter().cloned())
                 .collect(),
@@ -107,6 +109,7 @@ mod tests {
     fn registry(password: &str) -> SenderRegistry {
         SenderRegistry::new(&[ShepSender {
             id: "GK_INTAKE".into(),
+            role: ShepRole::Intake,
             password_hash: hash_password(password),
             on_behalf_of: vec!["GK-ALMATY-01".into()],
             signature_required: false,

@@ -12,6 +12,8 @@
 use shep::fault::{ErrorInfo, FaultCode, Operation, ShepFault};
 use shep::sync_channel::{ResponseInfo, Status};
 
+use crate::config::ShepRole;
+
 use super::answer::SOAP_XML;
 use super::time_format::instant;
 use super::{Answer, Gateway};
@@ -38,6 +40,15 @@ impl Gateway {
                 &date,
             );
         };
+        if sender.role != ShepRole::Intake {
+            return fault(
+                FaultCode::Client,
+                "FORBIDDEN",
+                "this sender may not post applications",
+                None,
+                &date,
+            );
+        }
         let verification =
             match shep::signature::verify(&request.data.text, &limits.xml, &sender.signature) {
                 Ok(verification) => verification,
@@ -99,7 +110,7 @@ impl Gateway {
         }
     }
 
-    fn shep_limits(&self) -> shep::Limits {
+    pub(super) fn shep_limits(&self) -> shep::Limits {
         shep::Limits {
             xml: gateway_xml::Limits {
                 max_depth: self.limits.max_depth,
@@ -113,8 +124,17 @@ impl Gateway {
 
 /// A fault for an envelope that could not be read or checked.
 fn refused_envelope(error: &shep::ShepError, date: &str) -> Answer {
+    refused_envelope_of(Operation::SyncSendMessage, error, date)
+}
+
+/// A fault for an envelope of `operation` that could not be read or checked.
+pub(super) fn refused_envelope_of(
+    operation: Operation,
+    error: &shep::ShepError,
+    date: &str,
+) -> Answer {
     let message = gateway_xml::texts(error.code).en;
-    let fault = ShepFault::from_error(error, Operation::SyncSendMessage, message, date);
+    let fault = ShepFault::from_error(error, operation, message, date);
     Answer {
         code: Some(error.code),
         content_type: SOAP_XML,
@@ -129,8 +149,20 @@ fn fault(
     data: Option<String>,
     date: &str,
 ) -> Answer {
+    fault_of(Operation::SyncSendMessage, kind, code, message, data, date)
+}
+
+/// A SOAP fault of `operation` carrying `ErrorInfo{code, message, data}`.
+pub(super) fn fault_of(
+    operation: Operation,
+    kind: FaultCode,
+    code: &'static str,
+    message: &str,
+    data: Option<String>,
+    date: &str,
+) -> Answer {
     let fault = ShepFault {
-        operation: Operation::SyncSendMessage,
+        operation,
         code: kind,
         error: ErrorInfo {
             error_code: code.to_owned(),
@@ -149,7 +181,7 @@ fn fault(
 }
 
 /// A fresh id for a response message.
-fn response_message_id() -> String {
+pub(super) fn response_message_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
     hex::encode(bytes)

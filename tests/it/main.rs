@@ -9,6 +9,7 @@ mod mvd_drain;
 mod operations;
 mod outage;
 mod shep;
+mod shep_async;
 mod store_conformance;
 mod store_mvd;
 mod support;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use iin_gateway::config::ShepSender;
+use iin_gateway::config::{ShepRole, ShepSender};
 use iin_gateway::service::{SystemClock, hash_password};
 
 use crate::app::{Reply, TestApp, test_config};
@@ -34,6 +34,7 @@ async fn gateway(db: &TestDb, signature_required: bool, certificate: &str) -> Te
     let mut config = test_config();
     config.shep.senders.push(ShepSender {
         id: "GK-ALMATY-01".into(),
+        role: ShepRole::Intake,
         password_hash: hash_password("test-only"),
         on_behalf_of: Vec::new(),
         signature_required,

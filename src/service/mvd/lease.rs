@@ -18,10 +18,10 @@ use super::lease_token;
 use super::wire::{applicant_out, identity_document_out};
 
 /// The validated parameters of one lease call.
-struct LeaseParameters {
-    max: usize,
-    visibility: Duration,
-    wait: Duration,
+pub(crate) struct LeaseParameters {
+    pub max: usize,
+    pub visibility: Duration,
+    pub wait: Duration,
 }
 
 impl Gateway {
@@ -36,6 +36,19 @@ impl Gateway {
             Ok(parameters) => parameters,
             Err(v) => return Answer::schema_violation(None, v.at, v.detail),
         };
+        match self.lease_batch(&parameters).await {
+            Ok(batch) => Answer::xml(200, gateway_xml::render_request_batch(&batch)),
+            Err(e) => Answer::store_failure(&e),
+        }
+    }
+
+    /// Leases up to `parameters.max` queued applications, waiting up to
+    /// `parameters.wait` for one to be queued. The one lease path behind both
+    /// front doors (`/api/v1/mvd/leases` and the ШЭП `getMessages`).
+    pub(crate) async fn lease_batch(
+        &self,
+        parameters: &LeaseParameters,
+    ) -> Result<RequestBatch, StoreError> {
         let deadline = Instant::now() + parameters.wait;
         let leases = loop {
             // Registered before looking, so a wake-up between the look and
@@ -43,11 +56,11 @@ impl Gateway {
             let woken = self.mvd_work.notify().notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.lease_once(&parameters).await {
+            match self.lease_once(parameters).await {
                 Ok(leases) if !leases.is_empty() => break leases,
                 Ok(_) if Instant::now() >= deadline => break Vec::new(),
                 Ok(_) => {}
-                Err(e) => return Answer::store_failure(&e),
+                Err(e) => return Err(e),
             }
             let look_again = (Instant::now() + self.mvd.poll_interval).min(deadline);
             tokio::select! {
@@ -74,7 +87,7 @@ impl Gateway {
             }
         }
         tracing::debug!(leased = batch.requests.len(), "lease batch");
-        Answer::xml(200, gateway_xml::render_request_batch(&batch))
+        Ok(batch)
     }
 
     async fn lease_once(&self, parameters: &LeaseParameters) -> Result<Vec<Lease>, StoreError> {
@@ -99,13 +112,23 @@ impl Gateway {
             .map_or(settings.default_visibility, Duration::from_secs);
         let wait =
             number(doc.wait_seconds.as_ref(), 0)?.map_or(Duration::ZERO, Duration::from_secs);
-        // Asking for more than the gateway grants is not an error: the
-        // puller gets what is allowed, and the batch says how much.
-        Ok(LeaseParameters {
-            max: (max as usize).min(settings.max_batch),
+        Ok(self.lease_parameters_within_limits(max as usize, visibility, wait))
+    }
+
+    /// Asking for more than the gateway grants is not an error: the puller
+    /// gets what is allowed, and the batch says how much.
+    pub(crate) fn lease_parameters_within_limits(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> LeaseParameters {
+        let settings = &self.mvd;
+        LeaseParameters {
+            max: max.clamp(1, settings.max_batch),
             visibility: visibility.min(settings.max_visibility),
             wait: wait.min(settings.max_wait),
-        })
+        }
     }
 
     /// Answers `.../extend`: the lease runs `visibilitySeconds` from now.
