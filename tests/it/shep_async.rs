@@ -76,7 +76,11 @@ async fn the_mvd_works_through_envelopes(backend: Backend) {
     let text = leased.text();
     assert_eq!(leased.status, 200, "{text}");
     assert_eq!(texts_of(&text, "messageType"), ["REQUEST"], "{text}");
-    assert_eq!(texts_of(&text, "messageId"), [number.clone()], "{text}");
+    assert_eq!(
+        texts_of(&text, "messageId"),
+        std::slice::from_ref(&number),
+        "{text}"
+    );
     assert!(
         text.contains("<RequestBatch xmlns=\"urn:kz:iin-gateway:v1\">"),
         "{text}"
