@@ -2,8 +2,8 @@
 //!
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
-//! and their medians. Only `intake` exists so far; later flows (MVD leasing,
-//! delivery) get their own subcommand beside it.
+//! and their medians: `intake`, `shep`; later flows get their own
+//! subcommand beside them.
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
@@ -15,6 +15,7 @@ mod intake;
 mod pg_baseline;
 mod report;
 mod scratch;
+mod shep;
 mod sqlite_baseline;
 mod stats;
 mod work;
@@ -38,6 +39,9 @@ enum Command {
     /// POST /api/v1/applications through a real gateway, and the same rows
     /// written directly, one transaction per application.
     Intake(intake::IntakeArgs),
+    /// The same applications plain, in a ШЭП SyncChannel envelope, and in a
+    /// signed envelope, through one gateway; and signature verification cost.
+    Shep(shep::ShepArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         .expect("the tokio runtime starts");
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
+        Command::Shep(args) => runtime.block_on(shep::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
