@@ -270,10 +270,15 @@ async fn phase(
     outcome
 }
 
-/// Microseconds per message: (parse only, verify) medians across rounds.
+/// Microseconds per message, medians across rounds.
 struct VerificationCost {
     parse_us: f64,
     verify_us: f64,
+    /// Reading the plain `Application` (what intake does).
+    read_plain_us: f64,
+    /// Reading the `SendMessage` envelope around it (what the SyncChannel
+    /// adds before intake).
+    read_envelope_us: f64,
 }
 
 /// Signature verification in process, beside parsing the same document with
@@ -288,8 +293,22 @@ fn verification_cost(args: &ShepArgs) -> VerificationCost {
     };
     let limits = gateway_xml::Limits::default();
     let n = args.verifications.max(1);
+    let plain = template.document("lg-verify");
+    let wrapped = envelope("lg-verify", without_declaration(&plain));
+    let shep_limits = shep::Limits::default();
     let (mut parses, mut verifies) = (Vec::new(), Vec::new());
+    let (mut plains, mut envelopes) = (Vec::new(), Vec::new());
     for _ in 0..args.rounds.max(3) {
+        let started = Instant::now();
+        for _ in 0..n {
+            gateway_xml::read_application(&plain, &limits).expect("reads");
+        }
+        plains.push(started.elapsed().as_secs_f64() * 1e6 / n as f64);
+        let started = Instant::now();
+        for _ in 0..n {
+            shep::sync_channel::read_request(wrapped.as_bytes(), &shep_limits).expect("reads");
+        }
+        envelopes.push(started.elapsed().as_secs_f64() * 1e6 / n as f64);
         let started = Instant::now();
         for _ in 0..n {
             gateway_xml::parse(&signed, &limits).expect("parses");
@@ -308,6 +327,8 @@ fn verification_cost(args: &ShepArgs) -> VerificationCost {
     VerificationCost {
         parse_us: median(&parses),
         verify_us: median(&verifies),
+        read_plain_us: median(&plains),
+        read_envelope_us: median(&envelopes),
     }
 }
 
@@ -375,5 +396,10 @@ fn print(args: &ShepArgs, results: &[(usize, Mode, Summary)], cost: &Verificatio
         cost.parse_us,
         cost.verify_us,
         cost.verify_us / cost.parse_us
+    );
+    println!();
+    println!(
+        "Reading in process: the plain Application {:.1} µs; the SendMessage envelope around it {:.1} µs (then intake reads the Application again).",
+        cost.read_plain_us, cost.read_envelope_us
     );
 }
