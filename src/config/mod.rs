@@ -9,8 +9,9 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    CalendarSettings, Config, DatabaseSettings, IntakeSettings, LogFormat, LoggingSettings,
-    MvdSettings, NormSettings, ServerSettings, ShepRole, ShepSender, ShepSettings,
+    AccessClient, AccessSettings, CalendarSettings, ClientName, Config, DatabaseSettings,
+    IntakeSettings, LogFormat, LoggingSettings, MvdSettings, NormSettings, Role, ServerSettings,
+    ShepRole, ShepSender, ShepSettings, TlsSettings,
 };
 
 /// The defaults shipped with the gateway.

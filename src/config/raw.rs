@@ -16,6 +16,33 @@ pub(super) struct RawConfig {
     norms: RawNorms,
     shep: RawShep,
     mvd: RawMvd,
+    tls: RawTls,
+    access: RawAccess,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    mode: String,
+    cert_file: String,
+    key_file: String,
+    client_ca_files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    subject: Option<String>,
+    fingerprint: Option<String>,
+    role: String,
+    #[serde(default)]
+    sender_ids: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +305,8 @@ impl RawConfig {
         }
 
         let shep = self.shep.check(&mut p);
+        let tls = self.tls.check(&mut p);
+        let access = self.access.check(&mut p);
 
         if !p.0.is_empty() {
             return Err(p.0);
@@ -318,6 +347,8 @@ impl RawConfig {
                 certificate_issue: minutes(n.certificate_issue_minutes),
             },
             shep,
+            tls,
+            access,
             mvd: MvdSettings {
                 max_deliveries: self.mvd.max_deliveries,
                 max_batch: self.mvd.max_batch,
@@ -398,5 +429,98 @@ impl RawShep {
             senders,
             max_data_bytes: self.max_data_bytes,
         }
+    }
+}
+
+impl RawTls {
+    fn check(self, p: &mut Problems) -> TlsSettings {
+        let on = match self.mode.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => {
+                p.0.push("tls.mode: expected \"on\" or \"off\"".into());
+                false
+            }
+        };
+        if on {
+            for (key, path) in [
+                ("tls.cert_file", &self.cert_file),
+                ("tls.key_file", &self.key_file),
+            ] {
+                if path.is_empty() {
+                    p.0.push(format!("{key}: required when tls.mode is \"on\""));
+                } else if let Err(e) = std::fs::metadata(path) {
+                    p.0.push(format!("{key}: {path}: {e}"));
+                }
+            }
+        } else if !self.client_ca_files.is_empty() {
+            p.0.push("tls.client_ca_files: mutual TLS needs tls.mode = \"on\"".into());
+        }
+        for path in &self.client_ca_files {
+            if let Err(e) = std::fs::metadata(path) {
+                p.0.push(format!("tls.client_ca_files: {path}: {e}"));
+            }
+        }
+        TlsSettings {
+            enabled: on,
+            cert_file: self.cert_file.into(),
+            key_file: self.key_file.into(),
+            client_ca_files: self.client_ca_files.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl RawAccess {
+    fn check(self, p: &mut Problems) -> AccessSettings {
+        let clients = self
+            .clients
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, client)| {
+                let key = |field: &str| format!("access.clients[{i}].{field}");
+                let role = p.check(
+                    &key("role"),
+                    match client.role.as_str() {
+                        "intake" => Ok(Role::Intake),
+                        "mvd" => Ok(Role::Mvd),
+                        "operator" => Ok(Role::Operator),
+                        _ => Err("expected \"intake\", \"mvd\" or \"operator\""),
+                    },
+                )?;
+                let name = match (client.subject, client.fingerprint) {
+                    (Some(subject), None) if !subject.trim().is_empty() => {
+                        ClientName::Subject(subject)
+                    }
+                    (None, Some(fingerprint)) => {
+                        let hex = fingerprint.replace(':', "").to_ascii_lowercase();
+                        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                            p.0.push(format!(
+                                "{}: expected 64 hex digits (SHA-256)",
+                                key("fingerprint")
+                            ));
+                            return None;
+                        }
+                        ClientName::Fingerprint(hex)
+                    }
+                    _ => {
+                        p.0.push(format!(
+                            "access.clients[{i}]: give exactly one of subject and fingerprint"
+                        ));
+                        return None;
+                    }
+                };
+                p.require(
+                    &key("sender_ids"),
+                    role != Role::Intake || !client.sender_ids.is_empty(),
+                    "an intake client needs the SenderIds it posts for",
+                );
+                Some(AccessClient {
+                    name,
+                    role,
+                    sender_ids: client.sender_ids,
+                })
+            })
+            .collect();
+        AccessSettings { clients }
     }
 }

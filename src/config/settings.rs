@@ -15,6 +15,8 @@ pub struct Config {
     pub norms: NormSettings,
     pub shep: ShepSettings,
     pub mvd: MvdSettings,
+    pub tls: TlsSettings,
+    pub access: AccessSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -122,4 +124,53 @@ pub struct MvdSettings {
     pub max_visibility: std::time::Duration,
     pub max_wait: std::time::Duration,
     pub poll_interval: std::time::Duration,
+}
+
+/// Transport security of `serve`.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// `false`: plain HTTP (development).
+    pub enabled: bool,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    /// Non-empty: mutual TLS against these CAs.
+    pub client_ca_files: Vec<std::path::PathBuf>,
+}
+
+impl TlsSettings {
+    pub fn mutual(&self) -> bool {
+        self.enabled && !self.client_ca_files.is_empty()
+    }
+}
+
+/// Who may do what: client certificates mapped to roles.
+#[derive(Debug, Clone, Default)]
+pub struct AccessSettings {
+    pub clients: Vec<AccessClient>,
+}
+
+/// What a client may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Posts applications and reads its own, for its `sender_ids`.
+    Intake,
+    /// Leases requests and posts results.
+    Mvd,
+    /// Reads everything, re-drives dead letters.
+    Operator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientName {
+    /// RFC 4514 subject, as `x509-cert` renders it.
+    Subject(String),
+    /// SHA-256 of the certificate DER, lowercase hex.
+    Fingerprint(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessClient {
+    pub name: ClientName,
+    pub role: Role,
+    pub sender_ids: Vec<String>,
 }
