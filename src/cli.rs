@@ -193,7 +193,7 @@ async fn serve_with(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     };
     let store = storage::open(&config.database.url, &options).await?;
     let gateway = Arc::new(Gateway::new(store, &config, Arc::new(SystemClock)));
-    crate::http::serve(&config.server, gateway).await?;
+    crate::http::serve(&config, gateway).await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use hyper::{Method, Request, Response, header};
 
 use crate::service::{Answer, Gateway};
 
+use super::access::{self, Caller};
 use super::body::{BodyError, read_limited};
 use super::response::into_response;
 
@@ -16,12 +17,20 @@ use super::response::into_response;
 /// never anything from the body.
 pub async fn handle(
     gateway: &Gateway,
+    caller: &Caller,
     request: Request<Incoming>,
     timeout: Duration,
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = request.method().clone();
-    let (route, answer) = route(gateway, request, timeout).await;
+    let (route, answer) = if access::permits(caller, &method, request.uri().path()) {
+        route(gateway, caller, request, timeout).await
+    } else {
+        (
+            "forbidden",
+            Answer::forbidden(None, "this client's role may not make this request"),
+        )
+    };
     let took = started.elapsed();
     gateway
         .metrics()
@@ -40,21 +49,23 @@ pub async fn handle(
 
 async fn route(
     gateway: &Gateway,
+    caller: &Caller,
     request: Request<Incoming>,
     timeout: Duration,
 ) -> (&'static str, Answer) {
+    let scope = caller.sender_scope();
     let path = request.uri().path();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
         (&Method::POST, ["", "api", "v1", "applications"]) => (
             "applications.post",
-            post_application(gateway, request, timeout).await,
+            post_application(gateway, scope, request, timeout).await,
         ),
         (&Method::GET, ["", "api", "v1", "applications", number]) => {
             let number = (*number).to_owned();
             (
                 "applications.get",
-                gateway.application_status(&number).await,
+                gateway.application_status_for(&number, scope).await,
             )
         }
         (&Method::POST, ["", "shep", "SyncChannel"]) => (
@@ -68,7 +79,7 @@ async fn route(
             let number = (*number).to_owned();
             (
                 "applications.certificate",
-                gateway.certificate_html(&number).await,
+                gateway.certificate_html_for(&number, scope).await,
             )
         }
         (&Method::POST, ["", "api", "v1", "mvd", "leases"]) => {
@@ -139,11 +150,12 @@ async fn route(
 
 async fn post_application(
     gateway: &Gateway,
+    scope: Option<&[String]>,
     request: Request<Incoming>,
     timeout: Duration,
 ) -> Answer {
     match read_body(gateway, request, timeout).await {
-        Ok(body) => gateway.submit_application(&body).await,
+        Ok(body) => gateway.submit_application_as(&body, scope).await,
         Err(answer) => answer,
     }
 }

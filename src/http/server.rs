@@ -13,26 +13,59 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::config::ServerSettings;
+use crate::config::{AccessSettings, Config, ServerSettings};
 use crate::service::Gateway;
 
+use super::access::AccessPolicy;
 use super::routes;
+use super::tls::{Acceptor, PeerIdentity, TlsError};
 
 /// A bound, not yet serving, HTTP front door.
 pub struct Server {
     listener: TcpListener,
     gateway: Arc<Gateway>,
     settings: ServerSettings,
+    tls: Option<Acceptor>,
+    access: Arc<AccessPolicy>,
 }
 
 impl Server {
+    /// Plain HTTP with open access: for development and tests.
     pub async fn bind(settings: &ServerSettings, gateway: Arc<Gateway>) -> std::io::Result<Server> {
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Server {
             listener,
             gateway,
             settings: settings.clone(),
+            tls: None,
+            access: Arc::new(AccessPolicy::new(&AccessSettings::default(), false)),
         })
+    }
+
+    /// The front door the configuration describes: TLS (mutual when client
+    /// CAs are given) or plain HTTP, and the access policy.
+    pub async fn bind_config(config: &Config, gateway: Arc<Gateway>) -> Result<Server, ServeError> {
+        let tls = if config.tls.enabled {
+            Some(Acceptor::new(&config.tls)?)
+        } else {
+            None
+        };
+        let access = AccessPolicy::new(&config.access, config.tls.mutual());
+        if !access.enforced() {
+            tracing::warn!(
+                tls = config.tls.enabled,
+                "access control is off: no client CAs configured (development only)"
+            );
+        }
+        let mut server = Server::bind(&config.server, gateway).await?;
+        server.tls = tls;
+        server.access = Arc::new(access);
+        Ok(server)
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -44,7 +77,13 @@ impl Server {
     /// Serves until `shutdown` completes, then waits up to the configured
     /// grace period for in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let graceful = GracefulShutdown::new();
+        #[cfg(unix)]
+        if let Some(tls) = &self.tls {
+            if let Err(e) = tls.reload_on_sighup() {
+                tracing::warn!(error = %e, "no SIGHUP handler: certificates reload only on restart");
+            }
+        }
+        let graceful = Arc::new(GracefulShutdown::new());
         let slots = Arc::new(Semaphore::new(self.settings.max_connections));
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -69,26 +108,44 @@ impl Server {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let gateway = self.gateway.clone();
-            let timeout = self.settings.request_timeout;
-            let service = service_fn(move |request| {
-                let gateway = gateway.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        routes::handle(&gateway, request, timeout).await,
-                    )
-                }
-            });
-            let connection = http.serve_connection(TokioIo::new(stream), service);
-            let connection = graceful.watch(connection);
+            let connection = Connection {
+                gateway: self.gateway.clone(),
+                access: self.access.clone(),
+                http: http.clone(),
+                graceful: graceful.clone(),
+                timeout: self.settings.request_timeout,
+            };
+            let tls = self.tls.as_ref().map(Acceptor::get);
             tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                match tls {
+                    None => connection.serve(TokioIo::new(stream), None).await,
+                    Some(acceptor) => {
+                        // The handshake runs in the connection's own task, so a
+                        // slow or hostile client cannot hold up accepting.
+                        let handshake =
+                            tokio::time::timeout(connection.timeout, acceptor.accept(stream)).await;
+                        match handshake {
+                            Ok(Ok(stream)) => {
+                                let peer_identity = stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|chain| chain.first())
+                                    .map(PeerIdentity::of);
+                                connection.serve(TokioIo::new(stream), peer_identity).await
+                            }
+                            Ok(Err(e)) => {
+                                tracing::info!(%peer, error = %e, "TLS handshake refused")
+                            }
+                            Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                        }
+                    }
                 }
                 drop(slot);
             });
         }
         drop(self.listener);
+        let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
         tokio::select! {
             _ = graceful.shutdown() => tracing::info!("all connections closed"),
             _ = tokio::time::sleep(self.settings.shutdown_grace) => {
@@ -98,15 +155,57 @@ impl Server {
     }
 }
 
-/// Binds, prints `listening on http://ADDR` as the first line of standard
-/// output, and serves until Ctrl-C or SIGTERM.
-pub async fn serve(settings: &ServerSettings, gateway: Arc<Gateway>) -> std::io::Result<()> {
-    let server = Server::bind(settings, gateway).await?;
+/// What keeps `serve` from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// One accepted connection's share of the server.
+struct Connection {
+    gateway: Arc<Gateway>,
+    access: Arc<AccessPolicy>,
+    http: http1::Builder,
+    graceful: Arc<GracefulShutdown>,
+    timeout: Duration,
+}
+
+impl Connection {
+    async fn serve<I>(self, io: I, peer_identity: Option<PeerIdentity>)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let caller = Arc::new(self.access.caller(peer_identity.as_ref()));
+        let gateway = self.gateway;
+        let timeout = self.timeout;
+        let service = service_fn(move |request| {
+            let gateway = gateway.clone();
+            let caller = caller.clone();
+            async move {
+                Ok::<_, std::convert::Infallible>(
+                    routes::handle(&gateway, &caller, request, timeout).await,
+                )
+            }
+        });
+        let connection = self.graceful.watch(self.http.serve_connection(io, service));
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    }
+}
+
+/// Binds as configured, prints `listening on http://ADDR` (or `https://`) as
+/// the first line of standard output, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: &Config, gateway: Arc<Gateway>) -> Result<(), ServeError> {
+    let server = Server::bind_config(config, gateway).await?;
     let addr = server.local_addr();
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
+        writeln!(out, "listening on {}://{addr}", server.scheme())?;
         out.flush()?;
     }
     tracing::info!(%addr, "serving");

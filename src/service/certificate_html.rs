@@ -11,6 +11,22 @@ impl Gateway {
     /// `GET /api/v1/applications/{n}/certificate.html`; 404 unless the IIN
     /// has been formed.
     pub async fn certificate_html(&self, number: &str) -> Answer {
+        self.certificate_html_for(number, None).await
+    }
+
+    /// The printable certificate, for a caller who may read only
+    /// applications of the `SenderId`s in `scope` (`None`: any).
+    pub async fn certificate_html_for(&self, number: &str, scope: Option<&[String]>) -> Answer {
+        if let Some(senders) = scope {
+            match self.store.application(number).await {
+                Ok(Some(record)) if senders.contains(&record.sender_id) => {}
+                Ok(Some(_)) => {
+                    return Answer::forbidden(None, "the application belongs to another sender");
+                }
+                Ok(None) => return Answer::not_found(),
+                Err(e) => return Answer::store_failure(&e),
+            }
+        }
         let result = match self.store.result(number).await {
             Ok(Some(result)) if result.state == State::IinFormed => result,
             Ok(_) => return Answer::not_found(),

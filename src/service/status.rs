@@ -7,11 +7,20 @@ use super::{Answer, Gateway};
 
 impl Gateway {
     pub async fn application_status(&self, number: &str) -> Answer {
+        self.application_status_for(number, None).await
+    }
+
+    /// The status, for a caller who may read only applications of the
+    /// `SenderId`s in `scope` (`None`: any).
+    pub async fn application_status_for(&self, number: &str, scope: Option<&[String]>) -> Answer {
         let record = match self.store.application(number).await {
             Ok(Some(record)) => record,
             Ok(None) => return Answer::not_found(),
             Err(e) => return Answer::store_failure(&e),
         };
+        if scope.is_some_and(|senders| !senders.contains(&record.sender_id)) {
+            return Answer::forbidden(None, "the application belongs to another sender");
+        }
         let result = if record.state.is_final() {
             match self.store.result(number).await {
                 Ok(result) => result.map(|r| String::from_utf8_lossy(&r.document).into_owned()),

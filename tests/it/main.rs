@@ -13,3 +13,4 @@ mod shep_async;
 mod store_conformance;
 mod store_mvd;
 mod support;
+mod tls;

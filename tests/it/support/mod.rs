@@ -2,6 +2,7 @@
 //! backend, and a look at its tables behind the trait's back.
 
 pub mod pg_cluster;
+pub mod pki;
 
 use std::sync::Arc;
 
