@@ -499,7 +499,29 @@ pub fn is_windows_1251(bytes: &[u8]) -> bool {
     head.starts_with("<?xml") && (head.contains("windows-1251") || head.contains("cp1251"))
 }
 
+/// An answer in one line: for an error document its code, place and
+/// detail (what a reader needs), else the start of the text.
 fn summary(text: &str) -> String {
+    if let Ok(tree) = gateway_xml::parse(text, &gateway_xml::Limits::default()) {
+        let mut parts = vec![format!("<{}>", tree.local_name)];
+        for name in ["Code", "errorCode", "Detail", "errorData"] {
+            if let Some(found) = find(&tree, name) {
+                parts.push(format!("{name} {}", found.text.trim()));
+            }
+        }
+        if let Some(location) = find(&tree, "Location") {
+            let attribute = |n: &str| location.attribute(n).map_or("", |a| a.value.as_str());
+            parts.push(format!(
+                "Location {}:{} {}",
+                attribute("line"),
+                attribute("column"),
+                attribute("path")
+            ));
+        }
+        if parts.len() > 1 {
+            return parts.join(", ");
+        }
+    }
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let cut: String = flat.chars().take(300).collect();
     if cut.len() < flat.len() {
