@@ -58,11 +58,65 @@ enum Command {
         #[command(subcommand)]
         command: crate::matching::MatchingCommand,
     },
+    /// Run recorded scenarios against a gateway and show what differs
+    /// (docs/replay.md).
+    Replay(ReplayArgs),
+    /// Record exchanges passing through a proxy as a new scenario, with
+    /// personal data replaced by fakes (docs/replay.md).
+    Record(RecordArgs),
     /// The e-government service bus front door.
     Shep {
         #[command(subcommand)]
         command: ShepCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// Scenario folders, scenario files, or folders holding scenarios.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// A running gateway (http://HOST:PORT); without it each scenario runs
+    /// on a gateway started here on a throw-away SQLite store.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Configuration of the gateways started here (ШЭП senders...).
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
+    config: Option<PathBuf>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Fail on an exchange a scenario did not expect (an unclaimed callback).
+    #[arg(long)]
+    strict: bool,
+    /// Longest one scenario may take.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    timeout_seconds: u64,
+    /// Write missing expected files from the actual answers.
+    #[arg(long)]
+    bless: bool,
+    /// A value for `{{env:NAME}}` in posted documents.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RecordArgs {
+    /// Address the proxy listens on; port 0 picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    listen: String,
+    /// The gateway requests are forwarded to (http://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// The scenario folder to write.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Stop after this many exchanges (else on Ctrl-C).
+    #[arg(long, value_name = "N")]
+    max_exchanges: Option<usize>,
+    /// Chooses the fake values.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +206,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Shep {
             command: ShepCommand::HashPassword,
         } => hash_password(),
+        Command::Replay(args) => replay(args),
+        Command::Record(args) => record(args),
     }
 }
 
@@ -346,4 +402,136 @@ fn hash_password() -> ExitCode {
     }
     println!("{}", crate::service::hash_password(password));
     ExitCode::SUCCESS
+}
+
+fn replay(args: ReplayArgs) -> ExitCode {
+    use crate::replay::{self, BaseUrl, Embedded, Gateways, Target};
+    let mut vars = std::collections::BTreeMap::new();
+    for var in &args.vars {
+        let Some((name, value)) = var.split_once('=') else {
+            eprintln!("--var {var}: NAME=VALUE expected");
+            return ExitCode::from(2);
+        };
+        vars.insert(name.to_owned(), value.to_owned());
+    }
+    let gateways: Box<dyn Gateways> = match &args.target {
+        Some(url) => match BaseUrl::parse(url) {
+            Ok(base) => Box::new(Target(base)),
+            Err(e) => {
+                eprintln!("--target {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => match config::load(args.config.as_deref()) {
+            Ok(config) => Box::new(Embedded { config }),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let options = replay::Options {
+        strict: args.strict,
+        scenario_timeout: std::time::Duration::from_secs(args.timeout_seconds.max(1)),
+        bless: args.bless || replay::Options::default().bless,
+        vars,
+        ..replay::Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let outcomes = runtime.block_on(async {
+        let found = match replay::scenario::discover(&args.paths) {
+            Ok(found) => found,
+            Err(e) => return Err(e),
+        };
+        let mut outcomes = Vec::new();
+        for path in found {
+            let outcome = replay::runner::run_path(&path, gateways.as_ref(), &options).await;
+            print!("{}", replay::report::line(&outcome));
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    });
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}", replay::report::totals(&outcomes));
+    if let Some(file) = &args.junit
+        && let Err(e) = std::fs::write(file, replay::report::junit(&outcomes))
+    {
+        eprintln!("{}: {e}", file.display());
+        return ExitCode::from(2);
+    }
+    if outcomes
+        .iter()
+        .all(|o| !matches!(o.verdict, replay::Verdict::Fail { .. }))
+    {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn record(args: RecordArgs) -> ExitCode {
+    use crate::replay::{BaseUrl, record};
+    let target = match BaseUrl::parse(&args.target) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("--target {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let recorder = match record::Recorder::bind(&args.listen, target.clone()).await {
+            Ok(recorder) => recorder,
+            Err(e) => {
+                eprintln!("listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("recording on http://{}", recorder.local_addr());
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let exchanges = recorder.run(args.max_exchanges, stop).await;
+        let description = format!(
+            "Recorded by iin-gateway record: {} exchanges with {}. Personal data replaced by fakes (seed {}).",
+            exchanges.len(),
+            target.url(),
+            args.seed
+        );
+        match record::write_scenario(&exchanges, &args.out, args.seed, &description) {
+            Ok(written) if written.leaks.is_empty() => {
+                println!(
+                    "wrote {} files to {} ({} exchanges)",
+                    written.files.len(),
+                    args.out.display(),
+                    exchanges.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(written) => {
+                eprintln!(
+                    "{}: {} personal value(s) could not be replaced; do not share this recording",
+                    args.out.display(),
+                    written.leaks.len()
+                );
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod http;
 pub mod matching;
 pub mod mvd_sim;
+pub mod replay;
 pub mod service;
 pub mod storage;
 pub mod telemetry;

@@ -1,231 +1,80 @@
-//! Replays every scenario under `fixtures/intake/` against a running gateway on
-//! each store, over real HTTP.
+//! Every scenario under `fixtures/` replayed through the library behind
+//! `iin-gateway replay` (src/replay, docs/replay.md), on each store: each
+//! scenario on a gateway of its own over a fresh store, configured by
+//! `fixtures/replay-config.toml` (a test-only ШЭП sender).
 //!
-//! A scenario is a folder with `scenario.toml` (a description and ordered
-//! steps) and the documents it names. A step posts a file (to
-//! `/api/v1/applications`, or to the path `to` names) or gets a path,
-//! and names the status and, optionally, the expected body. Expected bodies
-//! are the exact bytes the gateway must answer, except for placeholders:
-//! `{{instant}}` (an RFC 3339 instant), `{{application-number}}`, `{{any}}`
-//! (any text without `<`), and `{{NAME}}` for a value captured by an earlier
-//! step (`capture = "NAME"` saves the `ApplicationNumber` of its answer;
-//! `capture_lease = "NAME"` saves the first leased request of a
-//! `RequestBatch` as `NAME` and its token as `NAME-token`). Paths and posted
-//! documents may use captured values too.
-//!
-//! The scenarios under `fixtures/mvd/` lease from the queue, so each runs on
-//! a fresh store of its own; those under `fixtures/intake/` share one.
-//! `same_body_as = N` demands the body of step N byte for byte.
-//!
-//! Every answer is also written to `target/fixture-answers/` so that
+//! `IIN_FIXTURES_BLESS=1` writes missing expected files from the actual
+//! answers (a person then reads each before committing it). Every answer is
+//! also written to `target/fixture-answers/<backend>/` so that
 //! `scripts/check-schemas` can validate it against `docs/schemas/`.
 
-use bytes::Bytes;
-use serde::Deserialize;
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Mutex;
 
-use crate::app::{Reply, TestApp};
+use async_trait::async_trait;
+use iin_gateway::config::{self, Config};
+use iin_gateway::replay::{self, BaseUrl, Gateways, Outcome, RunningGateway, Setup, Verdict};
+
 use crate::support::{Backend, TestDb};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Scenario {
-    #[allow(dead_code)]
-    description: String,
-    #[serde(default)]
-    step: Vec<Step>,
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Step {
-    post: Option<String>,
-    get: Option<String>,
-    status: u16,
-    expect: Option<String>,
-    capture: Option<String>,
-    capture_lease: Option<String>,
-    /// Where a `post` goes; `/api/v1/applications` when absent.
-    to: Option<String>,
-    same_body_as: Option<usize>,
-    /// Pads the posted document with trailing spaces up to this many bytes.
-    pad_to_bytes: Option<usize>,
+/// The replay configuration, listening on a free loopback port.
+pub fn replay_config() -> Config {
+    let vars = vec![(
+        format!("{}SERVER__LISTEN", config::ENV_PREFIX),
+        "127.0.0.1:0".to_owned(),
+    )];
+    config::load_from(Some(&root().join("fixtures/replay-config.toml")), vars)
+        .expect("fixtures/replay-config.toml is valid")
 }
 
-fn fixtures_dir(area: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(area)
+/// A gateway per scenario on a fresh store of the test's backend.
+pub struct FreshGateways {
+    pub backend: Backend,
+    pub config: Config,
+    /// Callback URLs the scenarios asked for (none is configurable yet).
+    pub callback_urls: Mutex<Vec<String>>,
 }
 
-/// `text` with every `{{NAME}}` of a captured value replaced by the value.
-fn substitute(text: &str, captured: &HashMap<String, String>) -> String {
-    let mut out = text.to_owned();
-    for (key, value) in captured {
-        out = out.replace(&format!("{{{{{key}}}}}"), value);
+impl FreshGateways {
+    pub fn new(backend: Backend) -> FreshGateways {
+        FreshGateways {
+            backend,
+            config: replay_config(),
+            callback_urls: Mutex::default(),
+        }
     }
-    out
 }
 
-/// The `applicationNumber` and `leaseToken` of the first `Request`.
-fn first_lease(body: &str) -> Option<(String, String)> {
-    let attribute = |name: &str| {
-        let start = body.find(&format!(" {name}=\""))? + name.len() + 3;
-        let end = start + body[start..].find('"')?;
-        Some(body[start..end].to_owned())
-    };
-    Some((attribute("applicationNumber")?, attribute("leaseToken")?))
+struct OnTestDb {
+    inner: Box<dyn RunningGateway>,
+    _db: TestDb,
 }
 
-fn answers_dir(backend: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target/fixture-answers")
-        .join(backend)
-}
-
-/// Turns an expected body into an anchored regular expression.
-fn pattern(expected: &str, captured: &HashMap<String, String>) -> regex::Regex {
-    let placeholder = regex::Regex::new(r"\{\{([a-z0-9-]+)\}\}").unwrap();
-    let mut out = String::from("^");
-    let mut last = 0;
-    for m in placeholder.captures_iter(expected) {
-        let whole = m.get(0).unwrap();
-        out.push_str(&regex::escape(&expected[last..whole.start()]));
-        let name = &m[1];
-        out.push_str(&match name {
-            "instant" => {
-                r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})".to_owned()
-            }
-            "application-number" => r"\d{8}-[0-9A-Z]{10}".to_owned(),
-            "any" => r"[^<]*".to_owned(),
-            other => regex::escape(
-                captured
-                    .get(other)
-                    .unwrap_or_else(|| panic!("placeholder {{{{{other}}}}} was never captured")),
-            ),
-        });
-        last = whole.end();
+#[async_trait]
+impl RunningGateway for OnTestDb {
+    fn base(&self) -> &BaseUrl {
+        self.inner.base()
     }
-    out.push_str(&regex::escape(&expected[last..]));
-    out.push('$');
-    regex::Regex::new(&out).unwrap()
-}
-
-/// A first expected body from an actual one, with volatile values replaced
-/// by placeholders (`IIN_FIXTURES_BLESS=1` writes missing expected files; a
-/// person then reads each before committing it).
-fn bless(body: &str, captured: &HashMap<String, String>) -> String {
-    let mut out = body.to_owned();
-    for (name, value) in captured {
-        out = out.replace(value.as_str(), &format!("{{{{{name}}}}}"));
+    async fn stop(self: Box<Self>) {
+        self.inner.stop().await;
     }
-    let instant =
-        regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
-            .unwrap();
-    let out = instant.replace_all(&out, "{{instant}}");
-    let number = regex::Regex::new(r"\b\d{8}-[0-9A-Z]{10}\b").unwrap();
-    number
-        .replace_all(&out, "{{application-number}}")
-        .into_owned()
 }
 
-fn application_number(body: &str) -> Option<String> {
-    let start = body.find("<ApplicationNumber>")? + "<ApplicationNumber>".len();
-    let end = start + body[start..].find("</ApplicationNumber>")?;
-    Some(body[start..end].to_owned())
-}
-
-async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), String> {
-    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let text = std::fs::read_to_string(dir.join("scenario.toml")).map_err(|e| e.to_string())?;
-    let scenario: Scenario = toml::from_str(&text).map_err(|e| format!("scenario.toml: {e}"))?;
-    let mut captured: HashMap<String, String> = HashMap::new();
-    let mut replies: Vec<Reply> = Vec::new();
-    for (index, step) in scenario.step.iter().enumerate() {
-        let number = index + 1;
-        let reply = match (&step.post, &step.get) {
-            (Some(file), None) => {
-                let mut body = std::fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
-                // Only documents that use captured values are touched, so
-                // every other one is posted byte for byte (windows-1251 too).
-                if body.windows(2).any(|w| w == b"{{") {
-                    body = substitute(&String::from_utf8_lossy(&body), &captured).into_bytes();
-                }
-                if let Some(size) = step.pad_to_bytes {
-                    body.resize(size.max(body.len()), b' ');
-                }
-                let to = step.to.as_deref().unwrap_or("/api/v1/applications");
-                app.post(&substitute(to, &captured), Bytes::from(body))
-                    .await
-            }
-            (None, Some(path)) => app.get(&substitute(path, &captured)).await,
-            _ => return Err(format!("step {number}: exactly one of post and get")),
-        };
-        let body = reply.text();
-        let out = answers_dir(backend);
-        std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join(format!("{name}-{number}.xml")), &reply.body).unwrap();
-
-        if reply.status != step.status {
-            return Err(format!(
-                "step {number}: status {} instead of {}\n{body}",
-                reply.status, step.status
-            ));
+#[async_trait]
+impl Gateways for FreshGateways {
+    async fn start(&self, setup: &Setup) -> Result<Box<dyn RunningGateway>, String> {
+        if let Some(url) = &setup.callback_url {
+            self.callback_urls.lock().unwrap().push(url.clone());
         }
-        // Captured first, so the expected body can name what this step
-        // hands out (a lease token) as well as what earlier steps did.
-        if let Some(key) = &step.capture_lease {
-            let (number, token) = first_lease(&body)
-                .ok_or_else(|| format!("step {number}: no leased request to capture"))?;
-            captured.insert(key.clone(), number);
-            captured.insert(format!("{key}-token"), token);
-        }
-        if let Some(key) = &step.capture {
-            let value = application_number(&body)
-                .ok_or_else(|| format!("step {number}: no ApplicationNumber to capture"))?;
-            captured.insert(key.clone(), value);
-        }
-        if let Some(expect) = &step.expect {
-            let path = dir.join(expect);
-            if !path.exists() && std::env::var_os("IIN_FIXTURES_BLESS").is_some() {
-                std::fs::write(&path, bless(&body, &captured)).unwrap();
-            }
-            let expected = std::fs::read_to_string(&path).map_err(|e| format!("{expect}: {e}"))?;
-            if !pattern(&expected, &captured).is_match(&body) {
-                return Err(format!(
-                    "step {number}: body differs from {expect}\n--- expected\n{expected}\n--- actual\n{body}"
-                ));
-            }
-        }
-        if let Some(earlier) = step.same_body_as {
-            let earlier_reply = replies
-                .get(earlier - 1)
-                .ok_or_else(|| format!("step {number}: no step {earlier}"))?;
-            if earlier_reply.body != reply.body {
-                return Err(format!(
-                    "step {number}: body is not byte-identical to step {earlier}'s\n--- step {earlier}\n{}\n--- step {number}\n{body}",
-                    earlier_reply.text()
-                ));
-            }
-        }
-        replies.push(reply);
+        let db = TestDb::new(self.backend).await;
+        let inner =
+            replay::start_in_process(db.store.clone(), &self.config, PathBuf::new()).await?;
+        Ok(Box::new(OnTestDb { inner, _db: db }))
     }
-    Ok(())
-}
-
-fn scenarios(area: &str) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir(area))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("scenario.toml").is_file())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn failure(dir: &Path, e: String) -> String {
-    format!("{}: {e}", dir.file_name().unwrap().to_string_lossy())
 }
 
 fn backend_name(backend: Backend) -> &'static str {
@@ -235,66 +84,182 @@ fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
-async fn replay_all(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let app = TestApp::spawn(db.store.clone()).await;
-    let dirs = scenarios("intake");
-    assert!(dirs.len() >= 15, "expected at least 15 intake fixtures");
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        if let Err(e) = run_scenario(&app, dir, backend_name(backend)).await {
-            failures.push(failure(dir, e));
+pub fn options(backend: Backend) -> replay::Options {
+    replay::Options {
+        answers_dir: Some(
+            root()
+                .join("target/fixture-answers")
+                .join(backend_name(backend)),
+        ),
+        ..replay::Options::default()
+    }
+}
+
+fn assert_all_pass(outcomes: &[Outcome], at_least: usize) {
+    let report = replay::report::text(outcomes);
+    assert!(
+        outcomes.len() >= at_least,
+        "expected at least {at_least} scenarios\n{report}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| !matches!(o.verdict, Verdict::Fail { .. })),
+        "{report}"
+    );
+    // Pending scenarios are reported, never silently passing.
+    for outcome in outcomes {
+        if let Verdict::Skip(reason) = &outcome.verdict {
+            eprintln!("SKIP {}: {reason}", outcome.name);
         }
     }
-    app.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios failed:\n\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n\n")
-    );
 }
 
-/// The MVD channel's scenarios, each on a fresh store: leasing takes the
-/// oldest queued application, which must be the scenario's own.
-async fn replay_mvd(backend: Backend) {
-    let dirs = scenarios("mvd");
-    assert!(dirs.len() >= 5, "expected at least 5 MVD fixtures");
-    let mut failures = Vec::new();
-    for dir in &dirs {
-        let db = TestDb::new(backend).await;
-        let app = TestApp::spawn(db.store.clone()).await;
-        if let Err(e) = run_scenario(&app, dir, backend_name(backend)).await {
-            failures.push(failure(dir, e));
-        }
-        app.stop().await;
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} scenarios failed:\n\n{}",
-        failures.len(),
-        dirs.len(),
-        failures.join("\n\n")
-    );
-}
-
-#[tokio::test]
-async fn mvd_fixtures_on_sqlite() {
-    replay_mvd(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn mvd_fixtures_on_postgres() {
-    replay_mvd(Backend::Postgres).await;
+async fn replay_area(backend: Backend, area: &str, at_least: usize) {
+    let gateways = FreshGateways::new(backend);
+    let outcomes = replay::runner::run_paths(
+        &[root().join("fixtures").join(area)],
+        &gateways,
+        &options(backend),
+    )
+    .await;
+    assert_all_pass(&outcomes, at_least);
 }
 
 #[tokio::test]
 async fn intake_fixtures_on_sqlite() {
-    replay_all(Backend::Sqlite).await;
+    replay_area(Backend::Sqlite, "intake", 29).await;
 }
 
 #[tokio::test]
 async fn intake_fixtures_on_postgres() {
-    replay_all(Backend::Postgres).await;
+    replay_area(Backend::Postgres, "intake", 29).await;
+}
+
+#[tokio::test]
+async fn mvd_fixtures_on_sqlite() {
+    replay_area(Backend::Sqlite, "mvd", 6).await;
+}
+
+#[tokio::test]
+async fn mvd_fixtures_on_postgres() {
+    replay_area(Backend::Postgres, "mvd", 6).await;
+}
+
+#[tokio::test]
+async fn shep_fixtures_on_sqlite() {
+    replay_area(Backend::Sqlite, "shep", 3).await;
+}
+
+#[tokio::test]
+async fn shep_fixtures_on_postgres() {
+    replay_area(Backend::Postgres, "shep", 3).await;
+}
+
+/// What the gateway cannot do yet is in fixtures too, marked pending, and
+/// reported as SKIP with the reason: never silently passing.
+#[tokio::test]
+async fn pending_fixtures_are_reported_as_skipped() {
+    let gateways = FreshGateways::new(Backend::Sqlite);
+    let outcomes = replay::runner::run_paths(
+        &[
+            root().join("fixtures/delivery"),
+            root().join("fixtures/intake/iin-already-registered"),
+            root().join("fixtures/shep/async-channel"),
+        ],
+        &gateways,
+        &replay::Options::default(),
+    )
+    .await;
+    let report = replay::report::text(&outcomes);
+    assert!(
+        report.ends_with("4 scenarios: 0 passed, 0 failed, 4 skipped\n"),
+        "{report}"
+    );
+    assert!(
+        report.contains("SKIP delivery/callback-retries: pending: "),
+        "{report}"
+    );
+    assert!(gateways.callback_urls.lock().unwrap().is_empty());
+}
+
+/// A scenario copied from fixtures with one value changed fails, and the
+/// report says where and what differs.
+#[tokio::test]
+async fn a_changed_value_is_reported_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = root().join("fixtures/mvd/iin-formed");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let status = dir.path().join("status.xml");
+    let text = std::fs::read_to_string(&status).unwrap();
+    std::fs::write(
+        &status,
+        text.replace("<Iin>900704300015</Iin>", "<Iin>900704300024</Iin>")
+            .replace(
+                "<Transition state=\"LEASED\"",
+                "<Transition state=\"QUEUED\"",
+            ),
+    )
+    .unwrap();
+    let gateways = FreshGateways::new(Backend::Sqlite);
+    let outcome =
+        replay::runner::run_path(dir.path(), &gateways, &replay::Options::default()).await;
+    let report = replay::report::line(&outcome);
+    assert!(!outcome.passed(), "{report}");
+    assert!(
+        report.contains("step 3: body differs from status.xml"),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "/ApplicationStatus/History/Transition[3]/@state: expected \"QUEUED\", got \"LEASED\""
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "/ApplicationStatus/IinCertificate/Iin: expected \"900704300024\", got \"900704300015\""
+        ),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_scenario_fails_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scenario.toml"),
+        "description = \"x\"\n\n[[step]]\npost = \"missing.xml\"\nstatus = 201\n",
+    )
+    .unwrap();
+    let gateways = FreshGateways::new(Backend::Sqlite);
+    let outcome =
+        replay::runner::run_path(dir.path(), &gateways, &replay::Options::default()).await;
+    let report = replay::report::line(&outcome);
+    assert!(
+        report.contains("scenario.toml:3:1: step 1: names missing.xml, which does not exist"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn no_scenario_outlives_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("scenario.toml"),
+        "description = \"waits\"\ntimeout_seconds = 1\n[[step]]\nsleep_ms = 5000\n",
+    )
+    .unwrap();
+    let gateways = FreshGateways::new(Backend::Sqlite);
+    let started = std::time::Instant::now();
+    let outcome =
+        replay::runner::run_path(dir.path(), &gateways, &replay::Options::default()).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert!(
+        replay::report::line(&outcome).contains("took longer than 1 s"),
+        "{outcome:?}"
+    );
 }

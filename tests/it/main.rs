@@ -8,6 +8,7 @@ mod mvd;
 mod mvd_drain;
 mod operations;
 mod outage;
+mod record;
 mod shep;
 mod shep_async;
 mod store_conformance;
