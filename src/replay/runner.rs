@@ -143,7 +143,7 @@ pub async fn run_paths(
 
 /// Loads and runs one scenario; a scenario that cannot be read fails.
 pub async fn run_path(path: &Path, gateways: &dyn Gateways, options: &Options) -> Outcome {
-    match scenario::load(path) {
+    match scenario::load(path, options.bless) {
         Ok(scenario) => run(&scenario, gateways, options).await,
         Err(e) => Outcome {
             name: path.display().to_string(),

@@ -175,8 +175,9 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Reads a scenario from a folder holding `scenario.toml`, or from a `.toml`
-/// file whose documents lie beside it.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+/// file whose documents lie beside it. With `bless`, an expected file that
+/// does not exist yet is no error: the run writes it.
+pub fn load(path: &Path, bless: bool) -> Result<Scenario, ScenarioError> {
     let (dir, file) = if path.is_dir() {
         (path.to_path_buf(), path.join("scenario.toml"))
     } else {
@@ -208,7 +209,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             number,
             index,
             &dir,
-            parsed.pending.is_some(),
+            parsed.pending.is_some() || bless,
         )
         .map_err(|problem| at(line, column, format!("step {number}: {problem}")))?;
         steps.push(Step {
@@ -270,7 +271,7 @@ fn check_step(
     number: usize,
     index: usize,
     dir: &Path,
-    pending: bool,
+    missing_expected_allowed: bool,
 ) -> Result<Step, String> {
     let mut actions = Vec::new();
     let names = [
@@ -391,8 +392,7 @@ fn check_step(
     }
     if let Some(expect) = &spec.expect
         && !dir.join(expect).is_file()
-        && !pending
-        && std::env::var_os(super::BLESS_ENV).is_none()
+        && !missing_expected_allowed
     {
         return Err(format!(
             "expect names {expect}, which does not exist in {}",
@@ -463,7 +463,7 @@ mod tests {
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).unwrap();
         }
-        let loaded = load(dir.path());
+        let loaded = load(dir.path(), false);
         (dir, loaded)
     }
 

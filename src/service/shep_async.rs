@@ -23,7 +23,7 @@ use shep::fault::{FaultCode, Operation};
 use crate::config::ShepRole;
 
 use super::answer::SOAP_XML;
-use super::shep_sync::{fault_of, refused_envelope_of, response_message_id};
+use super::shep_sync::{fault_of, refused_envelope_of, response_message_id, without_declaration};
 use super::time_format::instant;
 use super::{Answer, Gateway};
 
@@ -187,7 +187,7 @@ impl Gateway {
             } else {
                 FaultCode::Client
             };
-            let notice = String::from_utf8_lossy(&answer.body).into_owned();
+            let notice = without_declaration(&answer.body);
             Answer {
                 retry_after: answer.retry_after,
                 application_number: answer.application_number,

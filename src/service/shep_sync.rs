@@ -120,7 +120,7 @@ impl Gateway {
                 } else {
                     FaultCode::Client
                 };
-                let notice = String::from_utf8_lossy(&answer.body).into_owned();
+                let notice = without_declaration(&answer.body);
                 Answer {
                     retry_after: answer.retry_after,
                     application_number: answer.application_number.clone(),
@@ -205,4 +205,17 @@ pub(super) fn response_message_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the OS random source is available");
     hex::encode(bytes)
+}
+
+/// A gateway document as text for `errorData`, without its XML declaration.
+pub(super) fn without_declaration(document: &[u8]) -> String {
+    let text = String::from_utf8_lossy(document);
+    match text.strip_prefix("<?xml") {
+        Some(rest) => rest
+            .split_once("?>")
+            .map_or(text.as_ref(), |(_, body)| body)
+            .trim_start()
+            .to_owned(),
+        None => text.into_owned(),
+    }
 }
