@@ -2,8 +2,8 @@
 //!
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
-//! and their medians. Only `intake` exists so far; later flows (MVD leasing,
-//! delivery) get their own subcommand beside it.
+//! and their medians: `intake` (issue 2) and `mvd` (leasing and completing,
+//! issue 3); later flows (delivery) get their own subcommand beside them.
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
@@ -12,6 +12,10 @@ mod document;
 mod gateway_child;
 mod http_load;
 mod intake;
+mod mvd;
+mod mvd_http;
+mod mvd_queue;
+mod mvd_sql;
 mod pg_baseline;
 mod report;
 mod scratch;
@@ -38,6 +42,10 @@ enum Command {
     /// POST /api/v1/applications through a real gateway, and the same rows
     /// written directly, one transaction per application.
     Intake(intake::IntakeArgs),
+    /// Lease and complete queued applications through a real gateway
+    /// (POST /api/v1/mvd/leases and .../result), and the store's own lease
+    /// and complete statements run directly.
+    Mvd(mvd::MvdArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +56,7 @@ fn main() -> ExitCode {
         .expect("the tokio runtime starts");
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
+        Command::Mvd(args) => runtime.block_on(mvd::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
