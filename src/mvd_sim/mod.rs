@@ -240,16 +240,17 @@ struct Worker {
 }
 
 /// One request of a batch, as much of it as the simulator needs.
-struct Request {
-    number: String,
-    token: String,
-    delivery_count: u32,
-    expires: OffsetDateTime,
-    birth_date: Date,
-    sex: Sex,
-    person: PersonKey,
+/// Public for the load generator (`iin-loadgen mvd`), which pulls the same way.
+pub struct Request {
+    pub number: String,
+    pub token: String,
+    pub delivery_count: u32,
+    pub expires: OffsetDateTime,
+    pub birth_date: Date,
+    pub sex: Sex,
+    pub person: PersonKey,
     /// `RegisteredIdentity` children, written from the request's data.
-    identity_xml: String,
+    pub identity_xml: String,
 }
 
 impl Worker {
@@ -401,7 +402,7 @@ fn code(body: &[u8]) -> Option<String> {
 }
 
 /// Reads a `RequestBatch` into what the simulator needs.
-fn parse_batch(body: &[u8]) -> Result<Vec<Request>, String> {
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Request>, String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
     let root = gateway_xml::parse(text, &Limits::default()).map_err(|e| e.to_string())?;
     if !root.is(NAMESPACE, "RequestBatch") {

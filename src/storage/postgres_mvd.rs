@@ -225,8 +225,9 @@ impl PgStore {
     ) -> Result<Completed, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
+        let lock = tx.prepare_cached(LOCK_FOR_RESULT).await.map_err(pg_error)?;
         let row = tx
-            .query_opt(LOCK_FOR_RESULT, &[&completion.number])
+            .query_opt(&lock, &[&completion.number])
             .await
             .map_err(pg_error)?;
         let Some(row) = row else {
@@ -243,8 +244,9 @@ impl PgStore {
             return Ok(Completed::LeaseLost);
         }
         if let Some(iin) = &completion.iin {
+            let hold = tx.prepare_cached(HOLD_IIN).await.map_err(pg_error)?;
             let inserted = tx
-                .execute(HOLD_IIN, &[iin, &completion.number, &completion.now])
+                .execute(&hold, &[iin, &completion.number, &completion.now])
                 .await
                 .map_err(pg_error)?;
             if inserted == 0 {
@@ -253,8 +255,9 @@ impl PgStore {
             }
         }
         let warnings = join_warnings(&completion.warnings);
+        let record = tx.prepare_cached(RECORD_RESULT).await.map_err(pg_error)?;
         tx.execute(
-            RECORD_RESULT,
+            &record,
             &[
                 &completion.number,
                 &completion.state.as_str(),

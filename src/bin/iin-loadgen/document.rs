@@ -14,6 +14,8 @@ use iin_gateway::service::wire_to_domain::application_from_wire;
 
 const FIXTURE: &str = include_str!("../../../fixtures/intake/accepted-passport/request.xml");
 const FIXTURE_MESSAGE_ID: &str = "fx-accepted-passport";
+const FIXTURE_BIRTH_DATE: &str = "1990-07-04";
+const FIXTURE_DOCUMENT_NUMBER: &str = "E12345678";
 const SENDER_ID: &str = "GK-ALMATY-01";
 
 /// The fixture split around its message id.
@@ -41,6 +43,22 @@ impl Template {
     pub fn document(&self, message_id: &str) -> String {
         format!("{}{message_id}{}", self.before, self.after)
     }
+
+    /// The document with the given message id, applicant's birth date
+    /// (`YYYY-MM-DD`) and identity document number: another person.
+    pub fn person(&self, message_id: &str, birth_date: &str, document_number: &str) -> String {
+        self.document(message_id)
+            .replacen(
+                &format!("<BirthDate>{FIXTURE_BIRTH_DATE}</BirthDate>"),
+                &format!("<BirthDate>{birth_date}</BirthDate>"),
+                1,
+            )
+            .replacen(
+                &format!("<Number>{FIXTURE_DOCUMENT_NUMBER}</Number>"),
+                &format!("<Number>{document_number}</Number>"),
+                1,
+            )
+    }
 }
 
 /// The message id of item `index` of a run.
@@ -65,6 +83,16 @@ pub struct Row {
 
 /// Builds the rows of items `start..end`, before any timing starts.
 pub fn rows(template: &Template, start: usize, end: usize) -> Result<Vec<Row>, String> {
+    rows_of(start, end, |index| template.document(&message_id(index)))
+}
+
+/// Builds the rows of items `start..end` from the documents `document(i)`
+/// returns (each with `message_id(i)`), before any timing starts.
+pub fn rows_of(
+    start: usize,
+    end: usize,
+    document: impl Fn(usize) -> String,
+) -> Result<Vec<Row>, String> {
     let offset = UtcOffset::from_hms(5, 0, 0).expect("a valid offset");
     let now = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
@@ -73,7 +101,7 @@ pub fn rows(template: &Template, start: usize, end: usize) -> Result<Vec<Row>, S
     (start..end)
         .map(|index| {
             let message_id = message_id(index);
-            let text = template.document(&message_id);
+            let text = document(index);
             let doc = gateway_xml::read_application(&text, &gateway_xml::Limits::default())
                 .map_err(|e| format!("the fixture does not read: {e:?}"))?;
             let application = application_from_wire(&doc, today)
@@ -123,6 +151,15 @@ mod tests {
         let doc = template.document("lg-00000042");
         assert!(doc.contains("<MessageId>lg-00000042</MessageId>"));
         assert!(!doc.contains(FIXTURE_MESSAGE_ID));
+    }
+
+    #[test]
+    fn persons_differ_in_birth_date_and_document() {
+        let doc = Template::new().person("lg-1", "1991-01-02", "LG0000001");
+        assert!(doc.contains("<BirthDate>1991-01-02</BirthDate>"));
+        assert!(doc.contains("<Number>LG0000001</Number>"));
+        assert!(!doc.contains(FIXTURE_BIRTH_DATE));
+        assert!(!doc.contains(FIXTURE_DOCUMENT_NUMBER));
     }
 
     #[test]

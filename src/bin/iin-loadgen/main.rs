@@ -2,7 +2,8 @@
 //!
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
-//! and their medians: `intake`, `shep`; later flows get their own
+//! and their medians: `intake` (issue 2), `mvd` (leasing and completing,
+//! issue 3), `shep` (the ШЭП envelope, issue 6); later flows get their own
 //! subcommand beside them.
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
@@ -12,6 +13,10 @@ mod document;
 mod gateway_child;
 mod http_load;
 mod intake;
+mod mvd;
+mod mvd_http;
+mod mvd_queue;
+mod mvd_sql;
 mod pg_baseline;
 mod report;
 mod scratch;
@@ -42,6 +47,10 @@ enum Command {
     /// The same applications plain, in a ШЭП SyncChannel envelope, and in a
     /// signed envelope, through one gateway; and signature verification cost.
     Shep(shep::ShepArgs),
+    /// Lease and complete queued applications through a real gateway
+    /// (POST /api/v1/mvd/leases and .../result), and the store's own lease
+    /// and complete statements run directly.
+    Mvd(mvd::MvdArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +62,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
         Command::Shep(args) => runtime.block_on(shep::run(args)),
+        Command::Mvd(args) => runtime.block_on(mvd::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,320 @@
+//! `iin-loadgen mvd`: the MVD pull channel (issue 3). Pullers lease and
+//! complete N queued applications through a real gateway, beside the raw SQL
+//! baseline running the store's own lease and complete statements, in
+//! alternating rounds, on PostgreSQL.
+//!
+//! Every phase gets a fresh database filled with the same N queued
+//! applications (not timed; see `mvd_queue`), and afterwards must show each
+//! of them leased once and decided once.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::gateway_child::{self, Gateway};
+use crate::mvd_http::Pulled;
+use crate::mvd_queue::{self, Decided, Queue};
+use crate::report::Mode;
+use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
+use crate::stats::{Summary, median};
+use crate::{mvd_http, mvd_sql};
+
+#[derive(Debug, Args)]
+pub struct MvdArgs {
+    /// Pullers working at once (HTTP connections, or baseline connections).
+    #[arg(long, default_value_t = 8)]
+    pullers: usize,
+    /// `max` of each lease call.
+    #[arg(long, default_value_t = 50)]
+    batch: usize,
+    /// Queued applications each phase leases and completes.
+    #[arg(long, default_value_t = 100_000)]
+    applications: usize,
+    /// Rounds; each runs both modes, in alternating order.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// How the queue is dated: as if intake had accepted this many
+    /// applications a second until the phase starts (whole seconds, as the
+    /// gateway stores instants); 0 dates them all at one instant.
+    #[arg(long, default_value_t = 10)]
+    accepted_per_second: usize,
+    /// PostgreSQL server (on this machine); each phase creates and drops a
+    /// database of its own there.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    database: String,
+    /// The gateway binary (default: iin-gateway beside this program).
+    #[arg(long, value_name = "PATH")]
+    gateway: Option<PathBuf>,
+    /// Extra environment for the gateway (repeatable), e.g.
+    /// IIN_GATEWAY__LOGGING__LEVEL=warn.
+    #[arg(long = "gateway-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    gateway_env: Vec<(String, String)>,
+    /// Run only the gateway (or only the baseline).
+    #[arg(long, value_name = "MODE", value_parser = ["both", "gateway", "baseline"], default_value = "both")]
+    only: String,
+    /// Time limit of one phase's draining, in seconds.
+    #[arg(long, default_value_t = 900)]
+    max_seconds: u64,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| "expected KEY=VALUE".into())
+}
+
+/// What one phase measured.
+struct Phase {
+    round: usize,
+    mode: Mode,
+    /// Per completion (the result's HTTP exchange, or the baseline's
+    /// transaction); elapsed is from the first lease to the last result.
+    results: Summary,
+    leases: Summary,
+    peak_rss_kib: Option<u64>,
+}
+
+pub async fn run(args: MvdArgs) -> Result<(), String> {
+    if args.pullers == 0 || args.batch == 0 || args.applications == 0 || args.rounds == 0 {
+        return Err("--pullers, --batch, --applications and --rounds must be positive".into());
+    }
+    check_loopback(&args.database)?;
+    let binary = match &args.gateway {
+        Some(path) => path.clone(),
+        None => gateway_child::default_binary()?,
+    };
+    eprintln!(
+        "mvd on postgres: {} rounds of {} applications, {} pullers, batches of {}, queue accepted at {}/s",
+        args.rounds, args.applications, args.pullers, args.batch, args.accepted_per_second
+    );
+    let built = Instant::now();
+    let queue = Arc::new(mvd_queue::build(args.applications)?);
+    eprintln!(
+        "built {} applications and their IINs in {:.1} s",
+        queue.rows.len(),
+        built.elapsed().as_secs_f64()
+    );
+    let decided = Arc::clone(&queue.decided);
+
+    let mut phases = Vec::new();
+    for round in 1..=args.rounds {
+        let order = if round % 2 == 1 {
+            [Mode::Gateway, Mode::Baseline]
+        } else {
+            [Mode::Baseline, Mode::Gateway]
+        };
+        for mode in order {
+            if args.only != "both" && args.only != mode.name() {
+                continue;
+            }
+            let phase = run_phase(&args, &binary, &queue, &decided, round, mode).await?;
+            eprintln!("{}", one_line(&phase));
+            phases.push(phase);
+        }
+    }
+    print(&args, &phases);
+    Ok(())
+}
+
+async fn run_phase(
+    args: &MvdArgs,
+    binary: &Path,
+    queue: &Queue,
+    decided: &Arc<HashMap<String, Decided>>,
+    round: usize,
+    mode: Mode,
+) -> Result<Phase, String> {
+    let name = format!(
+        "iin_loadgen_mvd_{}_r{round}_{}",
+        std::process::id(),
+        mode.name()
+    );
+    let db = ScratchDb::create(&args.database, &name).await?;
+    let outcome = async {
+        let filled = Instant::now();
+        mvd_queue::fill(&db.url, queue, args.accepted_per_second).await?;
+        eprintln!(
+            "round {round} {}: filled {} queued applications in {:.1} s",
+            mode.name(),
+            queue.rows.len(),
+            filled.elapsed().as_secs_f64()
+        );
+        let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+        let (pulled, elapsed, rss) = match mode {
+            Mode::Gateway => gateway_drain(args, binary, &db.url, decided, &name, deadline).await?,
+            Mode::Baseline => {
+                let (pulled, elapsed) = mvd_sql::drain(
+                    &db.url,
+                    Arc::clone(decided),
+                    args.pullers,
+                    args.batch,
+                    deadline,
+                )
+                .await?;
+                (pulled, elapsed, None)
+            }
+        };
+        mvd_queue::verify(&db.url, args.applications).await?;
+        Ok(Phase {
+            round,
+            mode,
+            leases: Summary::new(pulled.leases, elapsed),
+            results: Summary::new(pulled.results, elapsed),
+            peak_rss_kib: rss,
+        })
+    }
+    .await;
+    db.drop_now().await?;
+    outcome
+}
+
+async fn gateway_drain(
+    args: &MvdArgs,
+    binary: &Path,
+    url: &str,
+    decided: &Arc<HashMap<String, Decided>>,
+    name: &str,
+    deadline: Instant,
+) -> Result<(Pulled, Duration, Option<u64>), String> {
+    let dir = ScratchDir::create(name)?;
+    let gateway =
+        Gateway::start(binary, url, &args.gateway_env, dir.path.join("gateway.log")).await?;
+    let drained = mvd_http::drain(
+        gateway.addr,
+        Arc::clone(decided),
+        args.pullers,
+        args.batch,
+        deadline,
+    )
+    .await;
+    let (pulled, elapsed) = match drained {
+        Ok(drained) => drained,
+        Err(e) => {
+            let log = gateway.log_tail();
+            gateway.kill().await;
+            return Err(format!("{e}\ngateway log:\n{log}"));
+        }
+    };
+    let rss = gateway.peak_rss_kib();
+    gateway.kill().await;
+    Ok((pulled, elapsed, Some(rss?)))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn rss(kib: Option<u64>) -> String {
+    kib.map_or("-".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+}
+
+fn one_line(p: &Phase) -> String {
+    let r = &p.results;
+    format!(
+        "round {} {:<8} {:>7} in {:>6.2} s: {:>8.1}/s  result p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lease calls {} p50 {:>6.2} ms  peak RSS {} MiB",
+        p.round,
+        p.mode.name(),
+        r.count,
+        r.elapsed.as_secs_f64(),
+        r.per_second,
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max),
+        p.leases.count,
+        ms(p.leases.p50),
+        rss(p.peak_rss_kib),
+    )
+}
+
+fn print(args: &MvdArgs, phases: &[Phase]) {
+    println!();
+    println!(
+        "## mvd on PostgreSQL: {} applications per phase, {} pullers, batches of {}",
+        args.applications, args.pullers, args.batch
+    );
+    println!();
+    println!(
+        "| round | mode | completed | seconds | completed/s | result p50 ms | result p99 ms | result max ms | lease calls | lease p50 ms | lease p99 ms | peak RSS MiB |"
+    );
+    println!(
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for p in phases {
+        let r = &p.results;
+        println!(
+            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
+            p.round,
+            p.mode.name(),
+            r.count,
+            r.elapsed.as_secs_f64(),
+            r.per_second,
+            ms(r.p50),
+            ms(r.p99),
+            ms(r.max),
+            p.leases.count,
+            ms(p.leases.p50),
+            ms(p.leases.p99),
+            rss(p.peak_rss_kib),
+        );
+    }
+    println!();
+    println!(
+        "| mode | completed/s | result p50 ms | result p99 ms | result max ms | lease p50 ms | peak RSS MiB |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut medians = Vec::new();
+    for mode in [Mode::Gateway, Mode::Baseline] {
+        let of: Vec<&Phase> = phases.iter().filter(|p| p.mode == mode).collect();
+        if of.is_empty() {
+            continue;
+        }
+        let pick = |f: &dyn Fn(&Phase) -> f64| median(&of.iter().map(|p| f(p)).collect::<Vec<_>>());
+        let rate = pick(&|p| p.results.per_second);
+        let rss_values: Vec<f64> = of
+            .iter()
+            .filter_map(|p| p.peak_rss_kib.map(|k| k as f64 / 1024.0))
+            .collect();
+        println!(
+            "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            mode.name(),
+            rate,
+            pick(&|p| ms(p.results.p50)),
+            pick(&|p| ms(p.results.p99)),
+            pick(&|p| ms(p.results.max)),
+            pick(&|p| ms(p.leases.p50)),
+            if rss_values.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.1}", median(&rss_values))
+            },
+        );
+        medians.push((mode, rate));
+    }
+    if let [(Mode::Gateway, gateway), (Mode::Baseline, baseline)] = medians[..] {
+        let paired: Vec<f64> = phases
+            .iter()
+            .filter(|p| p.mode == Mode::Gateway)
+            .filter_map(|g| {
+                phases
+                    .iter()
+                    .find(|b| b.mode == Mode::Baseline && b.round == g.round)
+                    .map(|b| g.results.per_second / b.results.per_second)
+            })
+            .collect();
+        let rounds: Vec<String> = paired.iter().map(|r| format!("{r:.2}")).collect();
+        println!();
+        println!(
+            "Completions gateway/baseline: {:.2}x (ratio of medians); per round {} (median {:.2}x)",
+            gateway / baseline,
+            rounds.join(", "),
+            median(&paired),
+        );
+    }
+}
