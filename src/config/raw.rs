@@ -74,6 +74,9 @@ struct RawServer {
     max_connections: usize,
     request_timeout_seconds: u64,
     shutdown_grace_seconds: u64,
+    max_in_flight: usize,
+    client_rate_per_second: u32,
+    client_burst: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +150,17 @@ impl RawConfig {
                 .listen
                 .parse::<std::net::SocketAddr>()
                 .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:8080"),
+        );
+        p.require(
+            "server.max_in_flight",
+            self.server.max_in_flight > 0,
+            "must be at least 1",
+        );
+        p.require(
+            "server.client_burst",
+            self.server.client_rate_per_second == 0
+                || self.server.client_burst >= self.server.client_rate_per_second.min(1),
+            "must be at least 1 when client_rate_per_second is on",
         );
         p.require(
             "server.max_connections",
@@ -321,6 +335,9 @@ impl RawConfig {
                     self.server.request_timeout_seconds,
                 ),
                 shutdown_grace: std::time::Duration::from_secs(self.server.shutdown_grace_seconds),
+                max_in_flight: self.server.max_in_flight,
+                client_rate_per_second: self.server.client_rate_per_second,
+                client_burst: self.server.client_burst,
             },
             intake: self.intake,
             database: DatabaseSettings {

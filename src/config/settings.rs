@@ -25,6 +25,10 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub max_in_flight: usize,
+    /// 0: no per-client limit.
+    pub client_rate_per_second: u32,
+    pub client_burst: u32,
 }
 
 /// Limits on incoming documents; all are checked before any work is done.

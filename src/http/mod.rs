@@ -3,6 +3,7 @@
 
 pub mod access;
 mod body;
+mod limits;
 mod response;
 mod routes;
 mod server;

@@ -11,25 +11,39 @@ use crate::service::{Answer, Gateway};
 
 use super::access::{self, Caller};
 use super::body::{BodyError, read_limited};
+use super::limits::{Limits, Refusal};
 use super::response::into_response;
 
 /// Routes one request and logs it: method, route, status, code and time, and
 /// never anything from the body.
+/// The client of a connection: what it may do, and the key its requests
+/// are counted under.
+pub struct Client {
+    pub caller: Caller,
+    pub key: String,
+}
+
 pub async fn handle(
     gateway: &Gateway,
-    caller: &Caller,
+    client: &Client,
+    limits: &Limits,
     request: Request<Incoming>,
     timeout: Duration,
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = request.method().clone();
-    let (route, answer) = if access::permits(caller, &method, request.uri().path()) {
-        route(gateway, caller, request, timeout).await
-    } else {
-        (
+    let caller = &client.caller;
+    let admitted = limits.admit(&client.key);
+    let (route, answer) = match admitted {
+        Err(Refusal::TooManyRequests { retry_after }) => {
+            ("limited", Answer::too_many_requests(retry_after))
+        }
+        Err(Refusal::Busy) => ("limited", Answer::busy()),
+        Ok(_permit) if !access::permits(caller, &method, request.uri().path()) => (
             "forbidden",
             Answer::forbidden(None, "this client's role may not make this request"),
-        )
+        ),
+        Ok(_permit) => route(gateway, caller, request, timeout).await,
     };
     let took = started.elapsed();
     gateway

@@ -17,6 +17,7 @@ use crate::config::{AccessSettings, Config, ServerSettings};
 use crate::service::Gateway;
 
 use super::access::AccessPolicy;
+use super::limits::Limits;
 use super::routes;
 use super::tls::{Acceptor, PeerIdentity, TlsError};
 
@@ -27,6 +28,7 @@ pub struct Server {
     settings: ServerSettings,
     tls: Option<Acceptor>,
     access: Arc<AccessPolicy>,
+    limits: Arc<Limits>,
 }
 
 impl Server {
@@ -39,6 +41,7 @@ impl Server {
             settings: settings.clone(),
             tls: None,
             access: Arc::new(AccessPolicy::new(&AccessSettings::default(), false)),
+            limits: Arc::new(Limits::new(settings)),
         })
     }
 
@@ -111,6 +114,8 @@ impl Server {
             let connection = Connection {
                 gateway: self.gateway.clone(),
                 access: self.access.clone(),
+                limits: self.limits.clone(),
+                peer_ip: peer.ip(),
                 http: http.clone(),
                 graceful: graceful.clone(),
                 timeout: self.settings.request_timeout,
@@ -168,6 +173,8 @@ pub enum ServeError {
 struct Connection {
     gateway: Arc<Gateway>,
     access: Arc<AccessPolicy>,
+    limits: Arc<Limits>,
+    peer_ip: std::net::IpAddr,
     http: http1::Builder,
     graceful: Arc<GracefulShutdown>,
     timeout: Duration,
@@ -178,15 +185,22 @@ impl Connection {
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        let caller = Arc::new(self.access.caller(peer_identity.as_ref()));
+        // Rates are counted per certificate where clients have one, per
+        // address otherwise.
+        let client = Arc::new(routes::Client {
+            caller: self.access.caller(peer_identity.as_ref()),
+            key: peer_identity.map_or_else(|| self.peer_ip.to_string(), |peer| peer.fingerprint),
+        });
         let gateway = self.gateway;
+        let limits = self.limits;
         let timeout = self.timeout;
         let service = service_fn(move |request| {
             let gateway = gateway.clone();
-            let caller = caller.clone();
+            let client = client.clone();
+            let limits = limits.clone();
             async move {
                 Ok::<_, std::convert::Infallible>(
-                    routes::handle(&gateway, &caller, request, timeout).await,
+                    routes::handle(&gateway, &client, &limits, request, timeout).await,
                 )
             }
         });

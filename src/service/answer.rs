@@ -95,6 +95,26 @@ impl Answer {
         )
     }
 
+    /// The client is over its request rate.
+    pub fn too_many_requests(retry_after: u32) -> Answer {
+        Answer {
+            retry_after: Some(retry_after),
+            ..Answer::simple_error(429, "TOO_MANY_REQUESTS", None)
+        }
+    }
+
+    /// The gateway is at its cap of requests in flight.
+    pub fn busy() -> Answer {
+        Answer {
+            retry_after: Some(1),
+            ..Answer::simple_error(
+                503,
+                "UNAVAILABLE",
+                Some("the gateway is at its limit of requests in flight".into()),
+            )
+        }
+    }
+
     /// The caller is known but may not do this.
     pub fn forbidden(message_id: Option<String>, detail: &str) -> Answer {
         let code = "FORBIDDEN";

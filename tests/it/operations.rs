@@ -68,3 +68,27 @@ async fn not_ready_when_the_schema_is_not_current() {
     assert_eq!(ready.headers["retry-after"], "5");
     app.stop().await;
 }
+
+/// A client over its rate is answered 429 with Retry-After, and the
+/// request is not served.
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut config = crate::app::test_config();
+    config.server.client_rate_per_second = 1;
+    config.server.client_burst = 3;
+    let app = TestApp::spawn_with(
+        db.store.clone(),
+        config,
+        std::sync::Arc::new(iin_gateway::service::SystemClock),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/healthz").await.status, 200);
+    }
+    let limited = app.get("/healthz").await;
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert_eq!(limited.headers["retry-after"], "1");
+    assert!(limited.text().contains("<Code>TOO_MANY_REQUESTS</Code>"));
+    app.stop().await;
+}

@@ -179,6 +179,14 @@ pub const CATALOGUE: &[(&str, Texts)] = &[
         ),
     ),
     (
+        "TOO_MANY_REQUESTS",
+        t(
+            "Сұраулар тым жиі жіберілуде; Retry-After тақырыбында көрсетілген уақыттан кейін қайталаңыз.",
+            "Слишком много запросов; повторите после времени, указанного в заголовке Retry-After.",
+            "Too many requests; retry after the time given in the Retry-After header.",
+        ),
+    ),
+    (
         "REQUEST_TIMEOUT",
         t(
             "Сұрау денесі белгіленген уақытта толық келіп түспеді.",
@@ -263,6 +271,7 @@ mod tests {
             "NOT_DEAD_LETTERED",
             "UNAVAILABLE",
             "REQUEST_TIMEOUT",
+            "TOO_MANY_REQUESTS",
             "FORBIDDEN",
             "METHOD_NOT_ALLOWED",
             "UNSUPPORTED_MEDIA_TYPE",
