@@ -9,8 +9,9 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    CalendarSettings, Config, DatabaseSettings, IntakeSettings, LogFormat, LoggingSettings,
-    MvdSettings, NormSettings, ServerSettings, ShepSender, ShepSettings,
+    CalendarSettings, CallbackSender, Config, DatabaseSettings, DeadlineSettings, DeliverySettings,
+    IntakeSettings, LogFormat, LoggingSettings, MvdSettings, NormSettings, ServerSettings,
+    ShepSender, ShepSettings,
 };
 
 /// The defaults shipped with the gateway.

@@ -2,12 +2,12 @@
 //!
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
-//! and their medians. Only `intake` exists so far; later flows (MVD leasing,
-//! delivery) get their own subcommand beside it.
+//! and their medians: `intake` and `delivery` (issue 5).
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
 
+mod delivery;
 mod document;
 mod gateway_child;
 mod http_load;
@@ -38,6 +38,9 @@ enum Command {
     /// POST /api/v1/applications through a real gateway, and the same rows
     /// written directly, one transaction per application.
     Intake(intake::IntakeArgs),
+    /// The outbox delivering pending notices to a local receiver that fails
+    /// some first POSTs, and the receiver hit directly by the same client.
+    Delivery(delivery::DeliveryArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         .expect("the tokio runtime starts");
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
+        Command::Delivery(args) => runtime.block_on(delivery::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
