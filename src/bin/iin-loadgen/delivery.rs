@@ -48,6 +48,10 @@ pub struct DeliveryArgs {
     fail_rate: f64,
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Overrides `delivery.backoff_base_ms` (default: the configuration's,
+    /// 1000 ms), to separate the pipeline's pace from the retry wait.
+    #[arg(long)]
+    backoff_base_ms: Option<u64>,
 }
 
 /// The receiver: 503 to the first POST of a notice chosen to fail, 200 to
@@ -270,6 +274,9 @@ async fn gateway_phase(args: &DeliveryArgs, round: usize) -> Result<Summary, Str
     let recorded = fill(&store, args.notices).await?;
     let receiver = Receiver::start(args.fail_rate).await;
     let mut config = iin_gateway::config::load_from(None, Vec::new()).map_err(|e| e.to_string())?;
+    if let Some(ms) = args.backoff_base_ms {
+        config.delivery.backoff_base = Duration::from_millis(ms);
+    }
     config.delivery.senders = vec![CallbackSender {
         id: "GK-BENCH".into(),
         callback_url: format!("http://{}/results", receiver.addr),
