@@ -43,6 +43,21 @@ enum Command {
         #[command(subcommand)]
         command: DeadLetterCommand,
     },
+    /// Operators: notices the outbox gave up delivering, and re-driving them.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Steps overdue or due within a window, from the database.
+    Deadlines {
+        /// Also list steps due within this many minutes.
+        #[arg(long, default_value_t = 30)]
+        within: u32,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Check a configuration and show the effective values.
     CheckConfig {
         #[arg(long, value_name = "FILE")]
@@ -180,6 +195,27 @@ enum DeadLetterCommand {
     },
 }
 
+/// Which database a command reads: `--database`, else the configuration's.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// postgres://... or sqlite:PATH (overrides database.url).
+    #[arg(long, value_name = "URL", global = true)]
+    database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// List dead notices, oldest first.
+    List,
+    /// Make dead notices due again with a fresh retry budget.
+    Redrive {
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<i64>,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum IinCommand {
     /// Check IINs: length, digits and check digit.
@@ -198,6 +234,12 @@ pub fn run(cli: Cli) -> ExitCode {
         } => serve(config, listen, database),
         Command::MvdSim(args) => mvd_sim(args),
         Command::DeadLetters { command } => dead_letters(command),
+        Command::Outbox { command, store } => with_store(store, |store, config| {
+            Box::pin(outbox(command, store, config))
+        }),
+        Command::Deadlines { within, store } => with_store(store, move |store, config| {
+            Box::pin(deadlines(within, store, config))
+        }),
         Command::CheckConfig { config } => check_config(config),
         Command::Iin {
             command: IinCommand::Validate { iins },
@@ -534,4 +576,121 @@ fn record(args: RecordArgs) -> ExitCode {
             }
         }
     })
+}
+
+type StoreWork = std::pin::Pin<Box<dyn std::future::Future<Output = ExitCode>>>;
+
+/// Loads the configuration, opens its store (or `--database`) and runs `work`.
+fn with_store(
+    args: StoreArgs,
+    work: impl FnOnce(Arc<dyn storage::Store>, Config) -> StoreWork,
+) -> ExitCode {
+    let mut overrides: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(database) = args.database {
+        overrides.push((format!("{}DATABASE__URL", config::ENV_PREFIX), database));
+    }
+    let config = match config::load_from(args.config.as_deref(), overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let options = StoreOptions {
+            pool_size: 2,
+            schema: config.database.schema.clone(),
+            ..StoreOptions::default()
+        };
+        match storage::open(&config.database.url, &options).await {
+            Ok(store) => work(store, config).await,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn outbox(command: OutboxCommand, store: Arc<dyn storage::Store>, _: Config) -> ExitCode {
+    match command {
+        OutboxCommand::List => match store.dead_notices(10_000).await {
+            Ok(dead) => {
+                println!("id\tnotice_id\tapplication\tsender\tattempts\tlast_status");
+                for d in dead {
+                    let status = d.last_status.map(|s| s.to_string()).unwrap_or_default();
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{status}",
+                        d.id, d.notice_id, d.application_number, d.sender_id, d.attempt_count
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        OutboxCommand::Redrive { ids } => {
+            let mut ok = true;
+            for id in ids {
+                match store
+                    .redrive_notice(id, time::OffsetDateTime::now_utc())
+                    .await
+                {
+                    Ok(storage::Redriven::Redriven) => println!("{id}: re-driven"),
+                    Ok(storage::Redriven::NotDead(state)) => {
+                        ok = false;
+                        println!("{id}: not dead ({})", state.as_str());
+                    }
+                    Ok(storage::Redriven::NotFound) => {
+                        ok = false;
+                        println!("{id}: not found");
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn deadlines(within: u32, store: Arc<dyn storage::Store>, config: Config) -> ExitCode {
+    let now = time::OffsetDateTime::now_utc();
+    let until = now + time::Duration::minutes(i64::from(within));
+    let senders: Vec<String> = config
+        .delivery
+        .senders
+        .iter()
+        .map(|s| s.id.clone())
+        .collect();
+    match store.due_steps(until, &senders, 10_000).await {
+        Ok(steps) => {
+            println!("application\tstep\tentered_at\tdue_at\toverdue_seconds");
+            let out =
+                crate::service::deadlines::due_steps_out(&steps, now, config.calendar.utc_offset);
+            for s in out {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    s.application_number, s.state, s.entered_at, s.due_at, s.overdue_seconds
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -9,9 +9,10 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    AccessClient, AccessSettings, CalendarSettings, ClientName, Config, DatabaseSettings,
-    IntakeSettings, LogFormat, LoggingSettings, MvdSettings, NormSettings, Role, ServerSettings,
-    ShepRole, ShepSender, ShepSettings, TlsSettings,
+    AccessClient, AccessSettings, CalendarSettings, CallbackSender, ClientName, Config,
+    DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
+    LoggingSettings, MvdSettings, NormSettings, Role, ServerSettings, ShepRole, ShepSender,
+    ShepSettings, TlsSettings,
 };
 
 /// The defaults shipped with the gateway.

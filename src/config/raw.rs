@@ -18,6 +18,8 @@ pub(super) struct RawConfig {
     mvd: RawMvd,
     tls: RawTls,
     access: RawAccess,
+    delivery: RawDelivery,
+    deadlines: RawDeadlines,
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,8 +33,31 @@ struct RawTls {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawDelivery {
+    senders: Vec<RawCallbackSender>,
+    workers: usize,
+    batch: usize,
+    timeout_seconds: u64,
+    max_attempts: u32,
+    max_age_seconds: u64,
+    backoff_base_ms: u64,
+    backoff_cap_seconds: u64,
+    poll_interval_ms: u64,
+    allow_plain_http: bool,
+    ca_file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawAccess {
     clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallbackSender {
+    id: String,
+    callback_url: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +68,12 @@ struct RawClient {
     role: String,
     #[serde(default)]
     sender_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeadlines {
+    check_interval_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -321,6 +352,12 @@ impl RawConfig {
         let shep = self.shep.check(&mut p);
         let tls = self.tls.check(&mut p);
         let access = self.access.check(&mut p);
+        let delivery = self.delivery.check(&mut p);
+        p.require(
+            "deadlines.check_interval_ms",
+            (100..=3_600_000).contains(&self.deadlines.check_interval_ms),
+            "must be between 100 and 3600000",
+        );
 
         if !p.0.is_empty() {
             return Err(p.0);
@@ -373,6 +410,10 @@ impl RawConfig {
                 max_visibility: seconds(self.mvd.max_visibility_seconds),
                 max_wait: seconds(self.mvd.max_wait_seconds),
                 poll_interval: std::time::Duration::from_millis(self.mvd.poll_interval_ms),
+            },
+            delivery,
+            deadlines: DeadlineSettings {
+                check_interval: std::time::Duration::from_millis(self.deadlines.check_interval_ms),
             },
         })
     }
@@ -539,5 +580,109 @@ impl RawAccess {
             })
             .collect();
         AccessSettings { clients }
+    }
+}
+
+impl RawDelivery {
+    fn check(self, p: &mut Problems) -> DeliverySettings {
+        p.require(
+            "delivery.workers",
+            (1..=64).contains(&self.workers),
+            "must be between 1 and 64",
+        );
+        p.require(
+            "delivery.batch",
+            (1..=1000).contains(&self.batch),
+            "must be between 1 and 1000",
+        );
+        p.require(
+            "delivery.timeout_seconds",
+            (1..=300).contains(&self.timeout_seconds),
+            "must be between 1 and 300",
+        );
+        p.require(
+            "delivery.max_attempts",
+            (1..=1000).contains(&self.max_attempts),
+            "must be between 1 and 1000",
+        );
+        p.require(
+            "delivery.max_age_seconds",
+            self.max_age_seconds >= 1,
+            "must be at least 1",
+        );
+        p.require(
+            "delivery.backoff_base_ms",
+            (1..=3_600_000).contains(&self.backoff_base_ms),
+            "must be between 1 and 3600000",
+        );
+        p.require(
+            "delivery.backoff_cap_seconds",
+            self.backoff_cap_seconds >= 1
+                && self.backoff_cap_seconds * 1000 >= self.backoff_base_ms,
+            "must be at least 1 and not below delivery.backoff_base_ms",
+        );
+        p.require(
+            "delivery.poll_interval_ms",
+            (10..=60_000).contains(&self.poll_interval_ms),
+            "must be between 10 and 60000",
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        let senders = self
+            .senders
+            .into_iter()
+            .enumerate()
+            .map(|(i, sender)| {
+                let key = |field: &str| format!("delivery.senders[{i}].{field}");
+                p.require(
+                    &key("id"),
+                    !sender.id.trim().is_empty(),
+                    "must not be empty",
+                );
+                p.require(&key("id"), seen.insert(sender.id.clone()), "listed twice");
+                p.check(
+                    &key("callback_url"),
+                    crate::delivery::CallbackUrl::parse(
+                        &sender.callback_url,
+                        self.allow_plain_http,
+                    ),
+                );
+                CallbackSender {
+                    id: sender.id,
+                    callback_url: sender.callback_url,
+                }
+            })
+            .collect();
+        let ca_certificates = if self.ca_file.is_empty() {
+            Vec::new()
+        } else {
+            p.check(
+                "delivery.ca_file",
+                std::fs::read_to_string(&self.ca_file)
+                    .map_err(|e| format!("{}: {e}", self.ca_file))
+                    .and_then(|pem| {
+                        let all = crate::delivery::pem_certificates(&pem);
+                        if all.is_empty() {
+                            Err(format!("{}: no PEM certificate in it", self.ca_file))
+                        } else {
+                            Ok(all)
+                        }
+                    }),
+            )
+            .unwrap_or_default()
+        };
+        let seconds = std::time::Duration::from_secs;
+        DeliverySettings {
+            senders,
+            workers: self.workers,
+            batch: self.batch,
+            timeout: seconds(self.timeout_seconds),
+            max_attempts: self.max_attempts,
+            max_age: seconds(self.max_age_seconds),
+            backoff_base: std::time::Duration::from_millis(self.backoff_base_ms),
+            backoff_cap: seconds(self.backoff_cap_seconds),
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            allow_plain_http: self.allow_plain_http,
+            ca_certificates,
+        }
     }
 }

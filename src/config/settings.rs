@@ -17,6 +17,8 @@ pub struct Config {
     pub mvd: MvdSettings,
     pub tls: TlsSettings,
     pub access: AccessSettings,
+    pub delivery: DeliverySettings,
+    pub deadlines: DeadlineSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -177,4 +179,34 @@ pub struct AccessClient {
     pub name: ClientName,
     pub role: Role,
     pub sender_ids: Vec<String>,
+}
+
+/// Delivery of results to the senders' callbacks (issue 5).
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub senders: Vec<CallbackSender>,
+    pub workers: usize,
+    pub batch: usize,
+    pub timeout: std::time::Duration,
+    pub max_attempts: u32,
+    pub max_age: std::time::Duration,
+    pub backoff_base: std::time::Duration,
+    pub backoff_cap: std::time::Duration,
+    pub poll_interval: std::time::Duration,
+    pub allow_plain_http: bool,
+    /// Extra trusted CA certificates, DER.
+    pub ca_certificates: Vec<Vec<u8>>,
+}
+
+/// A sender whose results are pushed to a callback URL.
+#[derive(Debug, Clone)]
+pub struct CallbackSender {
+    pub id: String,
+    pub callback_url: String,
+}
+
+/// The background check of deadlines.
+#[derive(Debug, Clone)]
+pub struct DeadlineSettings {
+    pub check_interval: std::time::Duration,
 }

@@ -141,6 +141,38 @@ async fn route(
                 Err(answer) => answer,
             },
         ),
+        (&Method::GET, ["", "api", "v1", "notices"]) => {
+            let pairs = query_pairs(request.uri().query());
+            let answer = match crate::service::notices::FeedQuery::parse(&pairs) {
+                Ok(query) => gateway.notices(&query).await,
+                Err(why) => Answer::invalid_query(&why),
+            };
+            ("notices.get", answer)
+        }
+        (&Method::GET, ["", "api", "v1", "deadlines"]) => {
+            let pairs = query_pairs(request.uri().query());
+            let within = pairs.iter().find(|(k, _)| k == "within").map(|(_, v)| v);
+            let answer = match within.map(|v| v.parse::<u32>()) {
+                None => {
+                    gateway
+                        .deadlines(crate::service::deadlines::DEFAULT_WITHIN_MINUTES)
+                        .await
+                }
+                Some(Ok(minutes)) if minutes <= 7 * 24 * 60 => gateway.deadlines(minutes).await,
+                Some(_) => Answer::invalid_query("within must be 0 to 10080 minutes"),
+            };
+            ("deadlines.get", answer)
+        }
+        (&Method::GET, ["", "api", "v1", "outbox", "dead-letters"]) => {
+            ("outbox.dead-letters.get", gateway.dead_notices().await)
+        }
+        (&Method::POST, ["", "api", "v1", "outbox", "dead-letters", id, "redrive"]) => {
+            let id = (*id).to_owned();
+            (
+                "outbox.dead-letters.redrive",
+                gateway.redrive_notice(&id).await,
+            )
+        }
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
         (&Method::GET, ["", "readyz"]) => ("readyz", gateway.readiness().await),
         (&Method::GET, ["", "metrics"]) => ("metrics", gateway.metrics_exposition().await),
@@ -155,8 +187,14 @@ async fn route(
         | (_, ["", "api", "v1", "dead-letters", _, "requeue"]) => {
             ("mvd", Answer::method_not_allowed("POST"))
         }
-        (_, ["", "api", "v1", "dead-letters"]) => {
-            ("dead-letters", Answer::method_not_allowed("GET"))
+        (_, ["", "api", "v1", "dead-letters"])
+        | (_, ["", "api", "v1", "notices"])
+        | (_, ["", "api", "v1", "deadlines"])
+        | (_, ["", "api", "v1", "outbox", "dead-letters"]) => {
+            ("get-only", Answer::method_not_allowed("GET"))
+        }
+        (_, ["", "api", "v1", "outbox", "dead-letters", _, "redrive"]) => {
+            ("outbox", Answer::method_not_allowed("POST"))
         }
         _ => ("unknown", Answer::not_found()),
     }
@@ -195,5 +233,60 @@ async fn read_body(
         Ok(Ok(body)) => Ok(body),
         Ok(Err(BodyError::TooLarge)) => Err(Answer::payload_too_large(limit)),
         Ok(Err(BodyError::Broken)) | Err(_) => Err(Answer::request_timeout()),
+    }
+}
+
+/// `a=1&b=x%2Dy` as decoded pairs; `+` is a space, bad escapes are kept.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() && text.is_char_boundary(i + 3) => {
+                match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_decoded() {
+        assert_eq!(
+            query_pairs(Some("sender=GK%2D01&after=3&x")),
+            vec![
+                ("sender".to_owned(), "GK-01".to_owned()),
+                ("after".to_owned(), "3".to_owned()),
+                ("x".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("a+b%zz%4"), "a b%zz%4");
+        assert!(query_pairs(None).is_empty());
     }
 }

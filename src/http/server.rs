@@ -1,5 +1,6 @@
 //! Accepting connections: bounded concurrency, header timeouts, graceful
-//! shutdown that lets in-flight requests finish.
+//! shutdown that lets in-flight requests finish and then stops the
+//! gateway's delivery workers.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -157,6 +158,9 @@ impl Server {
                 tracing::warn!("grace period over, closing remaining connections");
             }
         }
+        // Then the gateway's own background work: deliveries in flight are
+        // settled and unfinished claims handed back to other instances.
+        self.gateway.shutdown().await;
     }
 }
 

@@ -177,6 +177,20 @@ impl Answer {
         )
     }
 
+    /// An operator asked to re-drive a notice that is not dead.
+    pub fn not_dead_notice(state: &str) -> Answer {
+        Answer::simple_error(
+            409,
+            "NOT_DEAD_NOTICE",
+            Some(format!("the notice is {state}, not DEAD")),
+        )
+    }
+
+    /// A query parameter is missing or does not parse.
+    pub fn invalid_query(detail: &str) -> Answer {
+        Answer::simple_error(400, "INVALID_QUERY", Some(detail.to_owned()))
+    }
+
     pub fn method_not_allowed(allow: &'static str) -> Answer {
         Answer {
             allow: Some(allow),

@@ -5,8 +5,10 @@
 mod answer;
 mod certificate_html;
 pub mod clock;
+pub mod deadlines;
 mod intake;
 mod mvd;
+pub mod notices;
 mod operations;
 mod senders;
 mod shep_async;
@@ -38,13 +40,18 @@ pub struct Gateway {
     norms: Norms,
     calendar: WorkingCalendar,
     clock: Arc<dyn Clock>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     senders: SenderRegistry,
     shep_max_data_bytes: usize,
     mvd: MvdSettings,
     mvd_work: mvd::WorkSignal,
     reclaimer: mvd::Reclaimer,
     _sweeper: mvd::Sweeper,
+    // Delivery of results (issue 5).
+    delivery: crate::delivery::Deliverer,
+    /// Wakes feed long-polls when this instance records a result.
+    new_notices: Arc<tokio::sync::Notify>,
+    _deadline_watch: deadlines::DeadlineWatch,
 }
 
 impl Gateway {
@@ -62,7 +69,9 @@ impl Gateway {
             certificate_issue: config.norms.certificate_issue,
         };
         let mvd_work = mvd::WorkSignal::default();
+        let metrics = Arc::new(Metrics::default());
         let reclaimer = mvd::Reclaimer {
+            metrics: metrics.clone(),
             store: store.clone(),
             clock: clock.clone(),
             norms,
@@ -71,6 +80,19 @@ impl Gateway {
             work: mvd_work.clone(),
         };
         let sweeper = mvd::Sweeper::start(reclaimer.clone(), config.mvd.poll_interval);
+        let delivery = crate::delivery::Deliverer::start(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            &config.delivery,
+        );
+        let deadline_watch = deadlines::DeadlineWatch::start(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            delivery.callback_senders().to_vec(),
+            config.deadlines.check_interval,
+        );
         Gateway {
             store,
             commits,
@@ -78,14 +100,31 @@ impl Gateway {
             norms,
             calendar,
             clock,
-            metrics: Metrics::default(),
+            metrics,
             senders: SenderRegistry::new(&config.shep.senders),
             shep_max_data_bytes: config.shep.max_data_bytes,
             mvd: config.mvd.clone(),
             mvd_work,
             reclaimer,
             _sweeper: sweeper,
+            delivery,
+            new_notices: Arc::new(tokio::sync::Notify::new()),
+            _deadline_watch: deadline_watch,
         }
+    }
+
+    /// Finishes the gateway's own in-flight work on shutdown: delivery
+    /// workers settle the batch they hold and hand back what this instance
+    /// still has claimed. (MVD leases are held by the MVD's pullers, not by
+    /// the gateway; they stay valid until they expire.)
+    pub async fn shutdown(&self) {
+        self.delivery.shutdown().await;
+    }
+
+    /// A result was recorded: its notice is due now.
+    fn notice_written(&self) {
+        self.delivery.wake();
+        self.new_notices.notify_waiters();
     }
 
     pub fn limits(&self) -> &IntakeSettings {

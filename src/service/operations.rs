@@ -33,9 +33,22 @@ impl Gateway {
                 Vec::new()
             }
         };
+        let notices: Vec<(&'static str, i64)> = match self.store.notices_by_state().await {
+            Ok(counts) => counts
+                .into_iter()
+                .map(|(state, count)| (state.as_str(), count))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox depths unavailable for metrics");
+                Vec::new()
+            }
+        };
         Answer {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            ..Answer::xml(200, self.metrics.render(&by_state).into_bytes())
+            ..Answer::xml(
+                200,
+                self.metrics.render_all(&by_state, &notices).into_bytes(),
+            )
         }
     }
 }

@@ -29,6 +29,14 @@ impl Gateway {
         } else {
             None
         };
+        let delivery = if record.state.is_final() {
+            match self.delivery_out(number).await {
+                Ok(delivery) => delivery,
+                Err(e) => return Answer::store_failure(&e),
+            }
+        } else {
+            None
+        };
         let offset = self.calendar.offset();
         let status = ApplicationStatus {
             application_number: record.number.clone(),
@@ -40,6 +48,7 @@ impl Gateway {
                 .map(|t| (t.state.as_str().to_owned(), instant(t.at, offset)))
                 .collect(),
             result,
+            delivery,
         };
         Answer::xml(200, gateway_xml::render_application_status(&status))
             .with_application(&record.number)

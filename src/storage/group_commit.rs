@@ -235,6 +235,75 @@ mod tests {
         ) -> Result<Requeued, StoreError> {
             Ok(Requeued::NotFound)
         }
+        async fn claim_notices(
+            &self,
+            _: &crate::storage::NoticeClaim,
+        ) -> Result<Vec<crate::storage::ClaimedNotice>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn record_deliveries(
+            &self,
+            _: &[crate::storage::DeliveryResult],
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn release_notices(&self, _: &str, _: OffsetDateTime) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+        async fn next_notice_due(
+            &self,
+            _: &[String],
+        ) -> Result<Option<OffsetDateTime>, StoreError> {
+            Ok(None)
+        }
+        async fn notices_after(
+            &self,
+            _: &str,
+            _: i64,
+            _: usize,
+        ) -> Result<Vec<crate::storage::FeedNotice>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn notice_delivery(
+            &self,
+            _: &str,
+        ) -> Result<Option<crate::storage::NoticeDelivery>, StoreError> {
+            Ok(None)
+        }
+        async fn dead_notices(
+            &self,
+            _: usize,
+        ) -> Result<Vec<crate::storage::NoticeDelivery>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn redrive_notice(
+            &self,
+            _: i64,
+            _: OffsetDateTime,
+        ) -> Result<crate::storage::Redriven, StoreError> {
+            Ok(crate::storage::Redriven::NotFound)
+        }
+        async fn notices_by_state(
+            &self,
+        ) -> Result<Vec<(crate::storage::NoticeState, i64)>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn due_steps(
+            &self,
+            _: OffsetDateTime,
+            _: &[String],
+            _: usize,
+        ) -> Result<Vec<crate::storage::DueStep>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn report_breaches(
+            &self,
+            _: OffsetDateTime,
+            _: &[String],
+            _: usize,
+        ) -> Result<Vec<crate::storage::DueStep>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     fn answer(message_id: &str) -> NewAnswer {

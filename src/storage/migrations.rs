@@ -20,6 +20,10 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 2,
         sql: include_str!("migrations/postgres/0002_mvd.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("migrations/postgres/0004_delivery.sql"),
+    },
 ];
 
 pub(super) const SQLITE: &[Migration] = &[
@@ -30,6 +34,10 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration {
         version: 2,
         sql: include_str!("migrations/sqlite/0002_mvd.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("migrations/sqlite/0004_delivery.sql"),
     },
 ];
 

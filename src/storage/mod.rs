@@ -5,13 +5,16 @@
 //! The store knows rows, not rules: the service decides, the store records.
 //! Everything one decision causes is written in one transaction.
 
+pub mod delivery;
 pub mod error;
 pub mod group_commit;
 mod migrations;
 pub mod mvd;
 pub mod postgres;
+mod postgres_delivery;
 mod postgres_mvd;
 pub mod sqlite;
+mod sqlite_delivery;
 mod sqlite_mvd;
 
 use std::sync::Arc;
@@ -22,6 +25,10 @@ use time::OffsetDateTime;
 
 use crate::domain::lifecycle::State;
 
+pub use delivery::{
+    AttemptOutcome, ClaimedNotice, DeliveryAttempt, DeliveryResult, DueStep, FeedNotice,
+    NoticeClaim, NoticeDelivery, NoticeState, Redriven,
+};
 pub use error::StoreError;
 pub use group_commit::GroupCommit;
 pub use mvd::{
@@ -167,6 +174,71 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         due_at: Option<OffsetDateTime>,
     ) -> Result<Requeued, StoreError>;
+
+    // Delivery of results (issue 5). `complete` writes each result's notice
+    // in its own transaction; these deliver it and read it back.
+
+    /// Claims up to `claim.limit` notices due at `claim.now` for the senders
+    /// listed, earliest first, until `claim.claimed_until`. On PostgreSQL
+    /// concurrent claims (from any instance) skip each other's rows.
+    async fn claim_notices(&self, claim: &NoticeClaim) -> Result<Vec<ClaimedNotice>, StoreError>;
+
+    /// Records attempts and moves their notices on, in one transaction. An
+    /// attempt whose claim is no longer held by `claimed_by` is dropped.
+    async fn record_deliveries(&self, results: &[DeliveryResult]) -> Result<(), StoreError>;
+
+    /// Hands back the notices an instance has claimed (on shutdown), due at
+    /// `now`. Returns how many.
+    async fn release_notices(
+        &self,
+        claimed_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// When the earliest pending or claimed notice of these senders is due.
+    async fn next_notice_due(
+        &self,
+        senders: &[String],
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// A sender's notices with a feed number above `after`, in order.
+    async fn notices_after(
+        &self,
+        sender: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedNotice>, StoreError>;
+
+    /// The notice of an application with every delivery attempt, if any.
+    async fn notice_delivery(&self, number: &str) -> Result<Option<NoticeDelivery>, StoreError>;
+
+    /// Notices given up on, oldest first (attempts left out).
+    async fn dead_notices(&self, limit: usize) -> Result<Vec<NoticeDelivery>, StoreError>;
+
+    /// Makes a dead notice due at `now` with a fresh retry budget.
+    async fn redrive_notice(&self, id: i64, now: OffsetDateTime) -> Result<Redriven, StoreError>;
+
+    /// How many notices are in each delivery state (states with none left out).
+    async fn notices_by_state(&self) -> Result<Vec<(NoticeState, i64)>, StoreError>;
+
+    /// Open steps due at or before `until`, earliest first. A decided
+    /// application's step is open while its notice waits for delivery to
+    /// one of `callback_senders`.
+    async fn due_steps(
+        &self,
+        until: OffsetDateTime,
+        callback_senders: &[String],
+        limit: usize,
+    ) -> Result<Vec<DueStep>, StoreError>;
+
+    /// Open steps past due at `now` not reported before; marks them
+    /// reported, so each breach is returned once across instances.
+    async fn report_breaches(
+        &self,
+        now: OffsetDateTime,
+        callback_senders: &[String],
+        limit: usize,
+    ) -> Result<Vec<DueStep>, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://...` / `postgresql://...`

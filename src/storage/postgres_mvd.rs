@@ -272,6 +272,8 @@ impl PgStore {
         )
         .await
         .map_err(pg_error)?;
+        // The outbox: the result's notice commits with it (issue 5).
+        PgStore::pg_add_notice(&tx, completion).await?;
         tx.commit().await.map_err(pg_error)?;
         Ok(Completed::Recorded)
     }

@@ -24,6 +24,10 @@ use super::{
     check_batch, current, parse_state, stored_answer,
 };
 use super::{
+    ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
+    Redriven,
+};
+use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoredResult,
 };
@@ -382,6 +386,73 @@ impl Store for SqliteStore {
         due_at: Option<OffsetDateTime>,
     ) -> Result<Requeued, StoreError> {
         self.sqlite_requeue(number, now, due_at).await
+    }
+
+    async fn claim_notices(&self, claim: &NoticeClaim) -> Result<Vec<ClaimedNotice>, StoreError> {
+        self.sqlite_claim_notices(claim).await
+    }
+
+    async fn record_deliveries(&self, results: &[DeliveryResult]) -> Result<(), StoreError> {
+        self.sqlite_record_deliveries(results).await
+    }
+
+    async fn release_notices(
+        &self,
+        claimed_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.sqlite_release_notices(claimed_by, now).await
+    }
+
+    async fn next_notice_due(
+        &self,
+        senders: &[String],
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.sqlite_next_notice_due(senders).await
+    }
+
+    async fn notices_after(
+        &self,
+        sender: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<FeedNotice>, StoreError> {
+        self.sqlite_notices_after(sender, after, limit).await
+    }
+
+    async fn notice_delivery(&self, number: &str) -> Result<Option<NoticeDelivery>, StoreError> {
+        self.sqlite_notice_delivery(number).await
+    }
+
+    async fn dead_notices(&self, limit: usize) -> Result<Vec<NoticeDelivery>, StoreError> {
+        self.sqlite_dead_notices(limit).await
+    }
+
+    async fn redrive_notice(&self, id: i64, now: OffsetDateTime) -> Result<Redriven, StoreError> {
+        self.sqlite_redrive_notice(id, now).await
+    }
+
+    async fn notices_by_state(&self) -> Result<Vec<(NoticeState, i64)>, StoreError> {
+        self.sqlite_notices_by_state().await
+    }
+
+    async fn due_steps(
+        &self,
+        until: OffsetDateTime,
+        callback_senders: &[String],
+        limit: usize,
+    ) -> Result<Vec<DueStep>, StoreError> {
+        self.sqlite_due_steps(until, callback_senders, limit).await
+    }
+
+    async fn report_breaches(
+        &self,
+        now: OffsetDateTime,
+        callback_senders: &[String],
+        limit: usize,
+    ) -> Result<Vec<DueStep>, StoreError> {
+        self.sqlite_report_breaches(now, callback_senders, limit)
+            .await
     }
 }
 

@@ -254,6 +254,8 @@ fn complete_blocking(conn: &mut Connection, c: &Completion) -> Result<Completed,
         ],
     )
     .map_err(sql_error)?;
+    // The outbox: the result's notice commits with it (issue 5).
+    super::sqlite_delivery::add_notice(&tx, c)?;
     tx.commit().map_err(sql_error)?;
     Ok(Completed::Recorded)
 }

@@ -35,22 +35,34 @@ impl CounterFamily {
     }
 }
 
+/// Upper bounds of the buckets of the time from a result to its delivery,
+/// in seconds: a local receiver in milliseconds, a slow one in minutes.
+const DELIVERY_BUCKETS: [f64; 12] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 14400.0,
+];
+
 #[derive(Clone, Default)]
 struct Histogram {
-    buckets: [u64; LATENCY_BUCKETS.len()],
+    buckets: [u64; 12],
     count: u64,
     sum: f64,
 }
 
-/// A latency histogram per label set.
-#[derive(Default)]
-struct HistogramFamily(Mutex<BTreeMap<Labels, Histogram>>);
+/// A histogram per label set, over its own bucket bounds.
+struct HistogramFamily(Mutex<BTreeMap<Labels, Histogram>>, [f64; 12]);
+
+impl Default for HistogramFamily {
+    fn default() -> Self {
+        HistogramFamily(Mutex::default(), LATENCY_BUCKETS)
+    }
+}
 
 impl HistogramFamily {
     fn observe(&self, labels: Labels, seconds: f64) {
+        let bounds = self.1;
         let mut families = lock(&self.0);
         let histogram = families.entry(labels).or_default();
-        for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+        for (bucket, bound) in histogram.buckets.iter_mut().zip(bounds) {
             if seconds <= bound {
                 *bucket += 1;
             }
@@ -62,7 +74,7 @@ impl HistogramFamily {
     fn render(&self, out: &mut String, name: &str, help: &str) {
         header(out, name, help, "histogram");
         for (labels, histogram) in lock(&self.0).iter() {
-            for (count, bound) in histogram.buckets.iter().zip(LATENCY_BUCKETS) {
+            for (count, bound) in histogram.buckets.iter().zip(self.1) {
                 let le = bound.to_string();
                 let _ = writeln!(
                     out,
@@ -80,10 +92,26 @@ impl HistogramFamily {
 }
 
 /// The gateway's metrics, shared by every request.
-#[derive(Default)]
 pub struct Metrics {
     requests: CounterFamily,
     latency: HistogramFamily,
+    lease_expiries: CounterFamily,
+    delivery_attempts: CounterFamily,
+    delivery_latency: HistogramFamily,
+    deadline_breaches: CounterFamily,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: CounterFamily::default(),
+            latency: HistogramFamily::default(),
+            lease_expiries: CounterFamily::default(),
+            delivery_attempts: CounterFamily::default(),
+            delivery_latency: HistogramFamily(Mutex::default(), DELIVERY_BUCKETS),
+            deadline_breaches: CounterFamily::default(),
+        }
+    }
 }
 
 impl Metrics {
@@ -107,8 +135,47 @@ impl Metrics {
             .observe(vec![("route", route.to_owned())], took.as_secs_f64());
     }
 
+    /// Leases taken back after their expiry, by where the application went
+    /// (`QUEUED` or `DEAD_LETTERED`).
+    pub fn lease_expired(&self, to: &'static str, n: u64) {
+        self.lease_expiries.add(vec![("to", to.to_owned())], n);
+    }
+
+    /// One attempt to deliver a notice, by outcome and HTTP status (`""`
+    /// when there was no answer).
+    pub fn delivery_attempt(&self, outcome: &'static str, status: Option<u16>) {
+        self.delivery_attempts.add(
+            vec![
+                ("outcome", outcome.to_owned()),
+                ("status", status.map(|s| s.to_string()).unwrap_or_default()),
+            ],
+            1,
+        );
+    }
+
+    /// A notice delivered `took` after its result was recorded.
+    pub fn delivered(&self, took: Duration) {
+        self.delivery_latency
+            .observe(Vec::new(), took.as_secs_f64());
+    }
+
+    /// A step that missed its deadline (counted once per step).
+    pub fn deadline_breach(&self, step: &'static str) {
+        self.deadline_breaches
+            .add(vec![("step", step.to_owned())], 1);
+    }
+
     /// The text exposition, with the gauges read from the store.
     pub fn render(&self, applications_by_state: &[(&'static str, i64)]) -> String {
+        self.render_all(applications_by_state, &[])
+    }
+
+    /// [`render`](Self::render) with the outbox's notices by delivery state.
+    pub fn render_all(
+        &self,
+        applications_by_state: &[(&'static str, i64)],
+        notices_by_state: &[(&'static str, i64)],
+    ) -> String {
         let mut out = String::new();
         self.requests.render(
             &mut out,
@@ -134,6 +201,40 @@ impl Metrics {
                 label_text(&labels, None)
             );
         }
+        header(
+            &mut out,
+            "iin_gateway_notices",
+            "Result notices in the outbox by delivery state.",
+            "gauge",
+        );
+        for (state, count) in notices_by_state {
+            let labels = vec![("state", (*state).to_owned())];
+            let _ = writeln!(
+                out,
+                "iin_gateway_notices{} {count}",
+                label_text(&labels, None)
+            );
+        }
+        self.lease_expiries.render(
+            &mut out,
+            "iin_gateway_lease_expiries_total",
+            "MVD leases taken back after their expiry, by where the application went.",
+        );
+        self.delivery_attempts.render(
+            &mut out,
+            "iin_gateway_delivery_attempts_total",
+            "Attempts to deliver a notice to a callback, by outcome and HTTP status.",
+        );
+        self.delivery_latency.render(
+            &mut out,
+            "iin_gateway_delivery_seconds",
+            "Time from a result being recorded to its delivery.",
+        );
+        self.deadline_breaches.render(
+            &mut out,
+            "iin_gateway_deadline_breaches_total",
+            "Steps that missed their regulation deadline, by step (the state entered).",
+        );
         out
     }
 }

@@ -2,6 +2,7 @@
 
 mod app;
 mod cli;
+mod delivery;
 mod fixtures;
 mod intake;
 mod mvd;

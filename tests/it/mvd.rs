@@ -115,7 +115,7 @@ fn identity_xml(i: usize) -> String {
 }
 
 /// An IIN with a valid check digit from a serial.
-fn iin(serial: u32) -> String {
+pub fn iin(serial: u32) -> String {
     let digits = format!("9001013{serial:04}");
     let mut first11 = [0u8; 11];
     for (slot, b) in first11.iter_mut().zip(digits.bytes()) {
@@ -127,14 +127,14 @@ fn iin(serial: u32) -> String {
     }
 }
 
-fn formed(token: &str, iin: &str, i: usize) -> String {
+pub fn formed(token: &str, iin: &str, i: usize) -> String {
     format!(
         r#"<MvdResult xmlns="{NAMESPACE}" leaseToken="{token}"><IinFormed><Iin>{iin}</Iin>{}</IinFormed></MvdResult>"#,
         identity_xml(i)
     )
 }
 
-fn rejected(token: &str, inner: &str) -> String {
+pub fn rejected(token: &str, inner: &str) -> String {
     format!(
         r#"<MvdResult xmlns="{NAMESPACE}" leaseToken="{token}"><Rejected>{inner}</Rejected></MvdResult>"#
     )
@@ -163,7 +163,7 @@ pub fn leases_of(reply: &Reply) -> Vec<Leased> {
         .collect()
 }
 
-async fn lease(app: &TestApp, max: usize, visibility: u64, wait: u64) -> Vec<Leased> {
+pub async fn lease(app: &TestApp, max: usize, visibility: u64, wait: u64) -> Vec<Leased> {
     let body = format!(
         r#"<LeaseRequest xmlns="{NAMESPACE}" max="{max}" visibilitySeconds="{visibility}" waitSeconds="{wait}"/>"#
     );
@@ -193,7 +193,7 @@ fn element<'a>(body: &'a str, name: &str) -> &'a str {
 
 /// Keeps an answer for `scripts/check-schemas`, which validates every file
 /// under `target/fixture-answers/` against the XSD named after its root.
-fn keep(backend: Backend, name: &str, reply: &Reply) {
+pub fn keep(backend: Backend, name: &str, reply: &Reply) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/fixture-answers")
         .join(format!("mvd-{backend:?}").to_lowercase());

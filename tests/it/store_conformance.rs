@@ -335,8 +335,8 @@ async fn reopening_keeps_everything_and_migrates_once(backend: Backend) {
     );
     let record = again.application("A-1").await.unwrap().unwrap();
     assert_eq!(record.history, history());
-    // One row per migration (0001 intake, 0002 MVD), none repeated.
-    assert_eq!(db.count("schema_migrations").await, 2);
+    // One row per migration (0001 intake, 0002 MVD, 0004 delivery), none repeated.
+    assert_eq!(db.count("schema_migrations").await, 3);
 
     // The restarted store writes where the first one did.
     restarted

@@ -12,6 +12,7 @@ pub mod error;
 pub mod mvd;
 pub mod read_application;
 pub mod render;
+pub mod render_delivery;
 pub mod render_mvd;
 mod structure;
 pub mod texts;
@@ -29,6 +30,10 @@ pub use render::{
     AcceptanceTalon, ApplicationStatus, ErrorNotice, RefusalReceipt, render_acceptance_talon,
     render_application_status, render_error_notice, render_error_notice_fragment,
     render_refusal_receipt,
+};
+pub use render_delivery::{
+    AttemptOut, DeadNoticeOut, DeliveryOut, DueStepOut, NoticeOut, render_dead_notices,
+    render_deadlines, render_notice_document, render_notices,
 };
 pub use render_mvd::{
     ApplicantOut, DeadLetterOut, DuplicateCandidate, IdentityDocumentOut, IinCertificate,

@@ -57,6 +57,8 @@ pub struct ApplicationStatus {
     /// The result document (`IinCertificate` or `ErrorNotice`) already
     /// rendered, without XML declaration; written verbatim.
     pub result: Option<String>,
+    /// The delivery of the result to the sender's callback, once attempted.
+    pub delivery: Option<crate::render_delivery::DeliveryOut>,
 }
 
 /// `AcceptanceTalon` as a UTF-8 document.
@@ -145,6 +147,9 @@ pub fn render_application_status(status: &ApplicationStatus) -> Vec<u8> {
     xml.close("History");
     if let Some(result) = &status.result {
         xml.verbatim(result);
+    }
+    if let Some(delivery) = &status.delivery {
+        crate::render_delivery::delivery(&mut xml, delivery);
     }
     xml.finish("ApplicationStatus")
 }
@@ -298,6 +303,7 @@ mod tests {
                 ("ACCEPTED".into(), "2026-11-24T10:20:00+05:00".into()),
                 ("REJECTED".into(), "2026-11-24T12:00:00+05:00".into()),
             ],
+            delivery: None,
             result: Some(String::from_utf8(render_error_notice_fragment(&result)).unwrap()),
         }
     }

@@ -306,6 +306,7 @@ mod tests {
             state: "IIN_FORMED".into(),
             history: vec![],
             result: Some(fragment),
+            delivery: None,
         };
         let out = String::from_utf8(render_application_status(&status)).unwrap();
         let root = parse(&out, &Limits::default()).unwrap();

@@ -169,6 +169,22 @@ pub const CATALOGUE: &[(&str, Texts)] = &[
             "The application is not dead-lettered; it cannot be re-queued.",
         ),
     ),
+    (
+        "NOT_DEAD_NOTICE",
+        t(
+            "Хабарлама жеткізілмегендер тізімінде емес; оны қайта жіберу мүмкін емес.",
+            "Уведомление не находится среди недоставленных; повторно отправить его нельзя.",
+            "The notice is not dead-lettered; it cannot be re-driven.",
+        ),
+    ),
+    (
+        "INVALID_QUERY",
+        t(
+            "Сұраудың параметрлері қате.",
+            "Параметры запроса неверны.",
+            "The query parameters are invalid.",
+        ),
+    ),
     // Operational answers.
     (
         "UNAVAILABLE",
@@ -269,6 +285,8 @@ mod tests {
             "IDENTITY_MISMATCH",
             "REJECTED_OTHER",
             "NOT_DEAD_LETTERED",
+            "NOT_DEAD_NOTICE",
+            "INVALID_QUERY",
             "UNAVAILABLE",
             "REQUEST_TIMEOUT",
             "TOO_MANY_REQUESTS",

@@ -3,12 +3,13 @@
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
 //! and their medians: `intake` (issue 2), `mvd` (leasing and completing,
-//! issue 3), `shep` (the ШЭП envelope, issue 6); later flows get their own
-//! subcommand beside them.
+//! issue 3), `delivery` (issue 5), `shep` (the ШЭП envelope, issue 6); later
+//! flows get their own subcommand beside them.
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
 
+mod delivery;
 mod document;
 mod gateway_child;
 mod http_load;
@@ -51,6 +52,9 @@ enum Command {
     /// (POST /api/v1/mvd/leases and .../result), and the store's own lease
     /// and complete statements run directly.
     Mvd(mvd::MvdArgs),
+    /// The outbox delivering pending notices to a local receiver that fails
+    /// some first POSTs, and the receiver hit directly by the same client.
+    Delivery(delivery::DeliveryArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
         Command::Shep(args) => runtime.block_on(shep::run(args)),
         Command::Mvd(args) => runtime.block_on(mvd::run(args)),
+        Command::Delivery(args) => runtime.block_on(delivery::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -69,6 +69,7 @@ impl Gateway {
                     iin_warnings = completion.warnings.len(),
                     "MVD result recorded"
                 );
+                self.notice_written();
                 self.application_status(number).await
             }
             Completed::SameResult => self.application_status(number).await,

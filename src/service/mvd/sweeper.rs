@@ -25,6 +25,7 @@ pub(crate) struct Reclaimer {
     pub calendar: WorkingCalendar,
     pub max_deliveries: u32,
     pub work: WorkSignal,
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl Reclaimer {
@@ -46,6 +47,10 @@ impl Reclaimer {
             for letter in reclaimed.iter().filter(|r| r.state == State::DeadLettered) {
                 tracing::warn!(application = %letter.number, "dead-lettered after its last delivery");
             }
+            self.metrics
+                .lease_expired(State::Queued.as_str(), (reclaimed.len() - dead) as u64);
+            self.metrics
+                .lease_expired(State::DeadLettered.as_str(), dead as u64);
             tracing::info!(
                 requeued = reclaimed.len() - dead,
                 dead_lettered = dead,
