@@ -11,15 +11,27 @@ pub(super) struct Migration {
     pub sql: &'static str,
 }
 
-pub(super) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/postgres/0001_intake.sql"),
-}];
+pub(super) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/postgres/0001_intake.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/postgres/0003_registry.sql"),
+    },
+];
 
-pub(super) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    sql: include_str!("migrations/sqlite/0001_intake.sql"),
-}];
+pub(super) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("migrations/sqlite/0001_intake.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/sqlite/0003_registry.sql"),
+    },
+];
 
 /// The schema version a database has once every migration in `all` is applied.
 pub(super) fn newest(all: &[Migration]) -> i64 {
