@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use settings::{
     CalendarSettings, Config, DatabaseSettings, IntakeSettings, LogFormat, LoggingSettings,
-    NormSettings, ServerSettings,
+    MatchingSettings, NormSettings, ServerSettings,
 };
 
 /// The defaults shipped with the gateway.
@@ -140,6 +140,22 @@ mod tests {
         assert!(text.contains("server.listen"), "{text}");
         assert!(text.contains("database.url"), "{text}");
         assert!(text.contains("calendar.day_end"), "{text}");
+    }
+
+    #[test]
+    fn matching_thresholds_are_checked() {
+        let vars = vec![(
+            "IIN_GATEWAY__MATCHING__POSSIBLE_THRESHOLD".to_owned(),
+            "30.0".to_owned(),
+        )];
+        let err = load_from(None, vars).unwrap_err();
+        assert!(err.to_string().contains("possible_threshold"), "{err}");
+        let config = load_from(None, no_env()).unwrap();
+        assert!(config.matching.enabled);
+        assert_eq!(
+            config.matching.config,
+            crate::matching::MatchingConfig::default()
+        );
     }
 
     #[test]

@@ -93,6 +93,19 @@ impl Answer {
         )
     }
 
+    /// The registry already holds the applicant (contract section 4).
+    pub fn iin_already_registered(message_id: String, existing_iin: String) -> Answer {
+        let code = "IIN_ALREADY_REGISTERED";
+        Answer::error(
+            409,
+            code,
+            ErrorNotice {
+                existing_iin: Some(existing_iin),
+                ..notice(code, Some(message_id), None, None)
+            },
+        )
+    }
+
     pub fn payload_too_large(limit: usize) -> Answer {
         Answer::simple_error(
             413,

@@ -6,16 +6,18 @@ mod answer;
 pub mod clock;
 mod intake;
 mod operations;
+mod screening;
 mod status;
 mod time_format;
 pub mod wire_to_domain;
 
 use std::sync::Arc;
 
-use crate::config::{CalendarSettings, Config, IntakeSettings};
+use crate::config::{CalendarSettings, Config, IntakeSettings, MatchingSettings};
 use crate::domain::deadline::{
     DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
 };
+use crate::registry::KeyHasher;
 use crate::storage::Store;
 use crate::storage::group_commit::GroupCommit;
 use crate::telemetry::Metrics;
@@ -32,6 +34,8 @@ pub struct Gateway {
     calendar: WorkingCalendar,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
+    matching: MatchingSettings,
+    key_hasher: KeyHasher,
 }
 
 impl Gateway {
@@ -56,6 +60,8 @@ impl Gateway {
             calendar,
             clock,
             metrics: Metrics::default(),
+            matching: config.matching.clone(),
+            key_hasher: KeyHasher::new(&config.matching.key_secret),
         }
     }
 
