@@ -45,10 +45,33 @@ enum Command {
         #[command(subcommand)]
         command: IinCommand,
     },
+    /// The registry of IIN holders.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Duplicate detection: evaluate it on a seeded synthetic registry.
     Matching {
         #[command(subcommand)]
         command: crate::matching::MatchingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// Import legacy registry exports (.xml persons/person or .csv with a
+    /// header row); idempotent and resumable.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// postgres://... or sqlite:PATH (overrides database.url).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Persons per transaction.
+        #[arg(long, value_name = "N", default_value_t = crate::registry::import::DEFAULT_BATCH)]
+        batch_size: usize,
     },
 }
 
@@ -73,6 +96,15 @@ pub fn run(cli: Cli) -> ExitCode {
             command: IinCommand::Validate { iins },
         } => validate_iins(&iins),
         Command::Matching { command } => matching(&command),
+        Command::Registry {
+            command:
+                RegistryCommand::Import {
+                    files,
+                    database,
+                    config,
+                    batch_size,
+                },
+        } => crate::registry::command::import(&files, database, config, batch_size),
     }
 }
 
