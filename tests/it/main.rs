@@ -6,5 +6,6 @@ mod fixtures;
 mod intake;
 mod operations;
 mod outage;
+mod registry;
 mod store_conformance;
 mod support;
