@@ -13,6 +13,7 @@ mod gateway_child;
 mod http_load;
 mod intake;
 mod pg_baseline;
+mod registry;
 mod report;
 mod scratch;
 mod sqlite_baseline;
@@ -38,6 +39,9 @@ enum Command {
     /// POST /api/v1/applications through a real gateway, and the same rows
     /// written directly, one transaction per application.
     Intake(intake::IntakeArgs),
+    /// The duplicate IIN check against a generated PostgreSQL registry:
+    /// import rate, then checks beside the bare candidate lookup.
+    Registry(registry::RegistryArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         .expect("the tokio runtime starts");
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
+        Command::Registry(args) => runtime.block_on(registry::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
