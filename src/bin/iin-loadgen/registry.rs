@@ -99,7 +99,9 @@ fn write_csv(path: &std::path::Path, records: &[Identity]) -> Result<(), String>
             part(&r.patronymic, 0),
             r.birth_date.to_string(),
             sex.to_owned(),
-            r.citizenship.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+            r.citizenship
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
             r.document_numbers.join(";"),
             part(&r.surname, 1),
             part(&r.given_names, 1),
@@ -192,7 +194,9 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
     );
     let mut rng = Rng::new(args.seed);
     let generated = Instant::now();
-    let people: Vec<Person> = (0..args.persons).map(|_| generator::person(&mut rng)).collect();
+    let people: Vec<Person> = (0..args.persons)
+        .map(|_| generator::person(&mut rng))
+        .collect();
     let records: Vec<Identity> = people
         .iter()
         .map(|p| generator::registry_record(p, &mut rng))
@@ -278,9 +282,13 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
             ("lookup only (bare)", true),
             ("duplicate check", false),
         ] {
-            let (s, flagged) =
-                run_checks(Arc::clone(&store), Arc::clone(&queries), args.concurrency, bare)
-                    .await?;
+            let (s, flagged) = run_checks(
+                Arc::clone(&store),
+                Arc::clone(&queries),
+                args.concurrency,
+                bare,
+            )
+            .await?;
             println!(
                 "{label:<20} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8}",
                 s.count,
