@@ -35,6 +35,14 @@ enum Command {
         #[arg(long, value_name = "URL")]
         database: Option<String>,
     },
+    /// Simulate the MVD information system: pull requests from a running
+    /// gateway, form IINs or reject, with injected faults.
+    MvdSim(MvdSimArgs),
+    /// Operators: list dead-lettered applications, or queue them again.
+    DeadLetters {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+    },
     /// Check a configuration and show the effective values.
     CheckConfig {
         #[arg(long, value_name = "FILE")]
@@ -54,6 +62,72 @@ enum Command {
     Matching {
         #[command(subcommand)]
         command: crate::matching::MatchingCommand,
+    },
+    /// The e-government service bus front door.
+    Shep {
+        #[command(subcommand)]
+        command: ShepCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShepCommand {
+    /// Read a sender's password from standard input and print the argon2id
+    /// hash to put in `[[shep.senders]] password_hash`.
+    HashPassword,
+}
+
+#[derive(Debug, clap::Args)]
+struct MvdSimArgs {
+    /// The gateway, http://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    gateway: String,
+    /// Pullers working at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Requests asked for per lease call.
+    #[arg(long, default_value_t = 20)]
+    batch: usize,
+    /// Milliseconds spent on each request before answering.
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
+    #[arg(long, default_value_t = 30)]
+    visibility_seconds: u64,
+    /// Long poll of each lease call.
+    #[arg(long, default_value_t = 5)]
+    wait_seconds: u64,
+    /// Share (0-1) of leases dropped without an answer.
+    #[arg(long, default_value_t = 0.0)]
+    drop_lease_rate: f64,
+    /// Share (0-1) of results posted twice.
+    #[arg(long, default_value_t = 0.0)]
+    post_twice_rate: f64,
+    /// A puller crashes mid-batch after this many results, and restarts.
+    #[arg(long, value_name = "N")]
+    crash_after: Option<u64>,
+    /// Share (0-1) of applications rejected with reason OTHER.
+    #[arg(long, default_value_t = 0.0)]
+    reject_rate: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop once no work has come for longer than a lease lasts.
+    #[arg(long)]
+    until_empty: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLetterCommand {
+    /// Print the DeadLetters document of a running gateway.
+    List {
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+    },
+    /// Queue dead-lettered applications again.
+    Requeue {
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+        gateway: String,
+        #[arg(required = true, value_name = "APPLICATION_NUMBER")]
+        numbers: Vec<String>,
     },
 }
 
@@ -91,6 +165,8 @@ pub fn run(cli: Cli) -> ExitCode {
             listen,
             database,
         } => serve(config, listen, database),
+        Command::MvdSim(args) => mvd_sim(args),
+        Command::DeadLetters { command } => dead_letters(command),
         Command::CheckConfig { config } => check_config(config),
         Command::Iin {
             command: IinCommand::Validate { iins },
@@ -105,6 +181,9 @@ pub fn run(cli: Cli) -> ExitCode {
                     batch_size,
                 },
         } => crate::registry::command::import(&files, database, config, batch_size),
+        Command::Shep {
+            command: ShepCommand::HashPassword,
+        } => hash_password(),
     }
 }
 
@@ -141,12 +220,103 @@ fn serve(file: Option<PathBuf>, listen: Option<String>, database: Option<String>
 async fn serve_with(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let options = StoreOptions {
         pool_size: config.database.pool_size,
+        schema: config.database.schema.clone(),
         ..StoreOptions::default()
     };
     let store = storage::open(&config.database.url, &options).await?;
     let gateway = Arc::new(Gateway::new(store, &config, Arc::new(SystemClock)));
     crate::http::serve(&config.server, gateway).await?;
     Ok(())
+}
+
+fn mvd_sim(args: MvdSimArgs) -> ExitCode {
+    let rates = [args.drop_lease_rate, args.post_twice_rate, args.reject_rate];
+    if rates.iter().any(|rate| !(0.0..=1.0).contains(rate)) {
+        eprintln!("rates must lie between 0 and 1");
+        return ExitCode::from(2);
+    }
+    let options = crate::mvd_sim::SimOptions {
+        gateway: args.gateway,
+        concurrency: args.concurrency,
+        batch: args.batch,
+        think: std::time::Duration::from_millis(args.think_ms),
+        visibility_seconds: args.visibility_seconds,
+        wait_seconds: args.wait_seconds,
+        drop_lease_rate: args.drop_lease_rate,
+        post_twice_rate: args.post_twice_rate,
+        crash_after: args.crash_after,
+        reject_rate: args.reject_rate,
+        seed: args.seed,
+        until_empty: args.until_empty,
+        ..crate::mvd_sim::SimOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    let started = std::time::Instant::now();
+    match runtime.block_on(crate::mvd_sim::run(options)) {
+        Ok(report) => {
+            print!("{}", report.lines());
+            println!("seconds={:.1}", started.elapsed().as_secs_f64());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dead_letters(command: DeadLetterCommand) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts");
+    runtime.block_on(async {
+        let (gateway, calls): (String, Vec<Option<String>>) = match command {
+            DeadLetterCommand::List { gateway } => (gateway, vec![None]),
+            DeadLetterCommand::Requeue { gateway, numbers } => {
+                (gateway, numbers.into_iter().map(Some).collect())
+            }
+        };
+        let mut client = match crate::mvd_sim::Client::new(&gateway) {
+            Ok(client) => client,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut ok = true;
+        for number in calls {
+            let reply = match &number {
+                None => client.get("/api/v1/dead-letters").await,
+                Some(n) => {
+                    let path = format!("/api/v1/dead-letters/{n}/requeue");
+                    client.post(&path, String::new()).await
+                }
+            };
+            match reply {
+                Ok(reply) => {
+                    ok &= reply.status == 200;
+                    if let Some(n) = &number {
+                        println!("{n}: {}", reply.status);
+                    } else {
+                        print!("{}", String::from_utf8_lossy(&reply.body));
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
 }
 
 fn check_config(file: Option<PathBuf>) -> ExitCode {
@@ -193,4 +363,19 @@ fn matching(command: &crate::matching::MatchingCommand) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("could not read a password from standard input");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.len() < 12 {
+        eprintln!("a sender's password needs at least 12 characters");
+        return ExitCode::from(2);
+    }
+    println!("{}", crate::service::hash_password(password));
+    ExitCode::SUCCESS
 }

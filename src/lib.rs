@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod matching;
+pub mod mvd_sim;
 pub mod registry;
 pub mod service;
 pub mod storage;

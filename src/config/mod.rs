@@ -9,8 +9,9 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    CalendarSettings, Config, DatabaseSettings, IntakeSettings, LogFormat, LoggingSettings,
-    MatchingSettings, NormSettings, ServerSettings,
+    AccessClient, AccessSettings, CalendarSettings, ClientName, Config, DatabaseSettings,
+    IntakeSettings, LogFormat, LoggingSettings, MatchingSettings, MvdSettings, NormSettings, Role,
+    ServerSettings, ShepRole, ShepSender, ShepSettings, TlsSettings,
 };
 
 /// The defaults shipped with the gateway.
@@ -156,6 +157,32 @@ mod tests {
             config.matching.config,
             crate::matching::MatchingConfig::default()
         );
+    }
+
+    #[test]
+    fn mvd_settings_are_checked() {
+        let config = load_from(None, no_env()).unwrap();
+        assert_eq!(config.mvd.max_deliveries, 5);
+        assert_eq!(config.database.schema, None);
+        let vars = vec![
+            (
+                "IIN_GATEWAY__MVD__MAX_DELIVERIES".to_owned(),
+                "0".to_owned(),
+            ),
+            (
+                "IIN_GATEWAY__MVD__DEFAULT_VISIBILITY_SECONDS".to_owned(),
+                "7200".to_owned(),
+            ),
+            ("IIN_GATEWAY__DATABASE__SCHEMA".to_owned(), "a,b".to_owned()),
+        ];
+        let err = load_from(None, vars).unwrap_err();
+        assert_eq!(err.problems.len(), 3, "{err}");
+        let vars = vec![(
+            "IIN_GATEWAY__DATABASE__SCHEMA".to_owned(),
+            "gw_1".to_owned(),
+        )];
+        let config = load_from(None, vars).unwrap();
+        assert_eq!(config.database.schema.as_deref(), Some("gw_1"));
     }
 
     #[test]

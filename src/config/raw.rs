@@ -16,6 +16,57 @@ pub(super) struct RawConfig {
     calendar: RawCalendar,
     norms: RawNorms,
     matching: RawMatching,
+    shep: RawShep,
+    mvd: RawMvd,
+    tls: RawTls,
+    access: RawAccess,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    mode: String,
+    cert_file: String,
+    key_file: String,
+    client_ca_files: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    subject: Option<String>,
+    fingerprint: Option<String>,
+    role: String,
+    #[serde(default)]
+    sender_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShep {
+    senders: Vec<RawShepSender>,
+    max_data_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShepSender {
+    id: String,
+    password_hash: String,
+    #[serde(default = "intake_role")]
+    role: String,
+    #[serde(default)]
+    on_behalf_of: Vec<String>,
+    #[serde(default)]
+    signature_required: bool,
+    #[serde(default)]
+    certificates: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -34,6 +85,7 @@ struct RawDatabase {
     pool_size: usize,
     group_commit_max_batch: usize,
     group_commit_writers: usize,
+    schema: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +121,17 @@ struct RawMatching {
     possible_threshold: f64,
     max_candidates: usize,
     key_secret: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMvd {
+    max_deliveries: u32,
+    max_batch: usize,
+    default_visibility_seconds: u64,
+    max_visibility_seconds: u64,
+    max_wait_seconds: u64,
+    poll_interval_ms: u64,
 }
 
 /// Collects problems instead of stopping at the first.
@@ -141,6 +204,49 @@ impl RawConfig {
             "database.group_commit_writers",
             (1..=64).contains(&self.database.group_commit_writers),
             "must be between 1 and 64",
+        );
+        let schema = &self.database.schema;
+        p.require(
+            "database.schema",
+            schema.is_empty()
+                || (schema.len() <= 63
+                    && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                    && schema
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')),
+            "must be empty or a plain lower-case identifier ([a-z_][a-z0-9_]*)",
+        );
+        let m = &self.mvd;
+        p.require(
+            "mvd.max_deliveries",
+            (1..=1000).contains(&m.max_deliveries),
+            "must be between 1 and 1000",
+        );
+        p.require(
+            "mvd.max_batch",
+            (1..=1000).contains(&m.max_batch),
+            "must be between 1 and 1000",
+        );
+        p.require(
+            "mvd.max_visibility_seconds",
+            (1..=86_400).contains(&m.max_visibility_seconds),
+            "must be between 1 and 86400",
+        );
+        p.require(
+            "mvd.default_visibility_seconds",
+            m.default_visibility_seconds >= 1
+                && m.default_visibility_seconds <= m.max_visibility_seconds,
+            "must be at least 1 and at most mvd.max_visibility_seconds",
+        );
+        p.require(
+            "mvd.max_wait_seconds",
+            m.max_wait_seconds <= 300,
+            "must be at most 300",
+        );
+        p.require(
+            "mvd.poll_interval_ms",
+            (10..=60_000).contains(&m.poll_interval_ms),
+            "must be between 10 and 60000",
         );
         let format = p.check(
             "logging.format",
@@ -222,10 +328,15 @@ impl RawConfig {
             "must be between 1 and 10000",
         );
 
+        let shep = self.shep.check(&mut p);
+        let tls = self.tls.check(&mut p);
+        let access = self.access.check(&mut p);
+
         if !p.0.is_empty() {
             return Err(p.0);
         }
         let minutes = |m: u32| time::Duration::minutes(i64::from(m));
+        let seconds = std::time::Duration::from_secs;
         Ok(Config {
             server: ServerSettings {
                 listen: listen.expect("checked"),
@@ -241,6 +352,7 @@ impl RawConfig {
                 pool_size: self.database.pool_size,
                 group_commit_max_batch: self.database.group_commit_max_batch,
                 group_commit_writers: self.database.group_commit_writers,
+                schema: Some(self.database.schema).filter(|s| !s.is_empty()),
             },
             logging: LoggingSettings {
                 format: format.expect("checked"),
@@ -264,6 +376,181 @@ impl RawConfig {
                 max_candidates: self.matching.max_candidates,
                 key_secret: self.matching.key_secret,
             },
+            shep,
+            tls,
+            access,
+            mvd: MvdSettings {
+                max_deliveries: self.mvd.max_deliveries,
+                max_batch: self.mvd.max_batch,
+                default_visibility: seconds(self.mvd.default_visibility_seconds),
+                max_visibility: seconds(self.mvd.max_visibility_seconds),
+                max_wait: seconds(self.mvd.max_wait_seconds),
+                poll_interval: std::time::Duration::from_millis(self.mvd.poll_interval_ms),
+            },
         })
+    }
+}
+
+fn intake_role() -> String {
+    "intake".to_owned()
+}
+
+impl RawShep {
+    fn check(self, p: &mut Problems) -> ShepSettings {
+        p.require(
+            "shep.max_data_bytes",
+            (1024..=64 << 20).contains(&self.max_data_bytes),
+            "must be between 1024 and 67108864",
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        let senders = self
+            .senders
+            .into_iter()
+            .enumerate()
+            .map(|(i, sender)| {
+                let key = |field: &str| format!("shep.senders[{i}].{field}");
+                p.require(&key("id"), !sender.id.trim().is_empty(), "must not be empty");
+                p.require(&key("id"), seen.insert(sender.id.clone()), "listed twice");
+                let role = p.check(
+                    &key("role"),
+                    match sender.role.as_str() {
+                        "intake" => Ok(ShepRole::Intake),
+                        "mvd" => Ok(ShepRole::Mvd),
+                        _ => Err("expected \"intake\" or \"mvd\""),
+                    },
+                );
+                p.check(
+                    &key("password_hash"),
+                    argon2::PasswordHash::new(&sender.password_hash)
+                        .map(|_| ())
+                        .map_err(|_| "expected an argon2 PHC string from `iin-gateway shep hash-password`"),
+                );
+                let certificates = sender
+                    .certificates
+                    .iter()
+                    .filter_map(|path| {
+                        let pem = p.check(
+                            &key("certificates"),
+                            std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}")),
+                        )?;
+                        p.check(
+                            &key("certificates"),
+                            shep::signature::pem_to_der(&pem)
+                                .ok_or_else(|| format!("{path}: no PEM certificate in it")),
+                        )
+                    })
+                    .collect();
+                p.require(
+                    &key("certificates"),
+                    !sender.signature_required || !sender.certificates.is_empty(),
+                    "signature_required needs at least one trusted certificate",
+                );
+                ShepSender {
+                    id: sender.id,
+                    role: role.unwrap_or(ShepRole::Intake),
+                    password_hash: sender.password_hash,
+                    on_behalf_of: sender.on_behalf_of,
+                    signature_required: sender.signature_required,
+                    certificates,
+                }
+            })
+            .collect();
+        ShepSettings {
+            senders,
+            max_data_bytes: self.max_data_bytes,
+        }
+    }
+}
+
+impl RawTls {
+    fn check(self, p: &mut Problems) -> TlsSettings {
+        let on = match self.mode.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => {
+                p.0.push("tls.mode: expected \"on\" or \"off\"".into());
+                false
+            }
+        };
+        if on {
+            for (key, path) in [
+                ("tls.cert_file", &self.cert_file),
+                ("tls.key_file", &self.key_file),
+            ] {
+                if path.is_empty() {
+                    p.0.push(format!("{key}: required when tls.mode is \"on\""));
+                } else if let Err(e) = std::fs::metadata(path) {
+                    p.0.push(format!("{key}: {path}: {e}"));
+                }
+            }
+        } else if !self.client_ca_files.is_empty() {
+            p.0.push("tls.client_ca_files: mutual TLS needs tls.mode = \"on\"".into());
+        }
+        for path in &self.client_ca_files {
+            if let Err(e) = std::fs::metadata(path) {
+                p.0.push(format!("tls.client_ca_files: {path}: {e}"));
+            }
+        }
+        TlsSettings {
+            enabled: on,
+            cert_file: self.cert_file.into(),
+            key_file: self.key_file.into(),
+            client_ca_files: self.client_ca_files.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl RawAccess {
+    fn check(self, p: &mut Problems) -> AccessSettings {
+        let clients = self
+            .clients
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, client)| {
+                let key = |field: &str| format!("access.clients[{i}].{field}");
+                let role = p.check(
+                    &key("role"),
+                    match client.role.as_str() {
+                        "intake" => Ok(Role::Intake),
+                        "mvd" => Ok(Role::Mvd),
+                        "operator" => Ok(Role::Operator),
+                        _ => Err("expected \"intake\", \"mvd\" or \"operator\""),
+                    },
+                )?;
+                let name = match (client.subject, client.fingerprint) {
+                    (Some(subject), None) if !subject.trim().is_empty() => {
+                        ClientName::Subject(subject)
+                    }
+                    (None, Some(fingerprint)) => {
+                        let hex = fingerprint.replace(':', "").to_ascii_lowercase();
+                        if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                            p.0.push(format!(
+                                "{}: expected 64 hex digits (SHA-256)",
+                                key("fingerprint")
+                            ));
+                            return None;
+                        }
+                        ClientName::Fingerprint(hex)
+                    }
+                    _ => {
+                        p.0.push(format!(
+                            "access.clients[{i}]: give exactly one of subject and fingerprint"
+                        ));
+                        return None;
+                    }
+                };
+                p.require(
+                    &key("sender_ids"),
+                    role != Role::Intake || !client.sender_ids.is_empty(),
+                    "an intake client needs the SenderIds it posts for",
+                );
+                Some(AccessClient {
+                    name,
+                    role,
+                    sender_ids: client.sender_ids,
+                })
+            })
+            .collect();
+        AccessSettings { clients }
     }
 }

@@ -14,6 +14,10 @@ pub struct Config {
     pub calendar: CalendarSettings,
     pub norms: NormSettings,
     pub matching: MatchingSettings,
+    pub shep: ShepSettings,
+    pub mvd: MvdSettings,
+    pub tls: TlsSettings,
+    pub access: AccessSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +43,8 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     pub group_commit_max_batch: usize,
     pub group_commit_writers: usize,
+    /// PostgreSQL schema (`search_path`); `None` keeps the server's default.
+    pub schema: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,4 +104,104 @@ impl std::fmt::Debug for MatchingSettings {
             )
             .finish()
     }
+}
+/// The ШЭП front door: who may send, and how their documents are checked.
+#[derive(Debug, Clone)]
+pub struct ShepSettings {
+    pub senders: Vec<ShepSender>,
+    pub max_data_bytes: usize,
+}
+
+/// What a ШЭП sender is: a State Corporation intake system posting
+/// applications (SyncChannel), or the MVD system pulling them (AsyncChannel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShepRole {
+    Intake,
+    Mvd,
+}
+
+/// A system admitted on the ШЭП front door.
+#[derive(Clone)]
+pub struct ShepSender {
+    pub id: String,
+    pub role: ShepRole,
+    pub password_hash: String,
+    /// Application `SenderId`s this system may post for, besides its own id.
+    pub on_behalf_of: Vec<String>,
+    pub signature_required: bool,
+    /// Trusted signer certificates, DER.
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ShepSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShepSender")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("password_hash", &"<hidden>")
+            .field("on_behalf_of", &self.on_behalf_of)
+            .field("signature_required", &self.signature_required)
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
+/// The MVD pull channel: leases, long polls, dead letters.
+#[derive(Debug, Clone)]
+pub struct MvdSettings {
+    pub max_deliveries: u32,
+    pub max_batch: usize,
+    pub default_visibility: std::time::Duration,
+    pub max_visibility: std::time::Duration,
+    pub max_wait: std::time::Duration,
+    pub poll_interval: std::time::Duration,
+}
+
+/// Transport security of `serve`.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// `false`: plain HTTP (development).
+    pub enabled: bool,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    /// Non-empty: mutual TLS against these CAs.
+    pub client_ca_files: Vec<std::path::PathBuf>,
+}
+
+impl TlsSettings {
+    pub fn mutual(&self) -> bool {
+        self.enabled && !self.client_ca_files.is_empty()
+    }
+}
+
+/// Who may do what: client certificates mapped to roles.
+#[derive(Debug, Clone, Default)]
+pub struct AccessSettings {
+    pub clients: Vec<AccessClient>,
+}
+
+/// What a client may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Posts applications and reads its own, for its `sender_ids`.
+    Intake,
+    /// Leases requests and posts results.
+    Mvd,
+    /// Reads everything, re-drives dead letters.
+    Operator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientName {
+    /// RFC 4514 subject, as `x509-cert` renders it.
+    Subject(String),
+    /// SHA-256 of the certificate DER, lowercase hex.
+    Fingerprint(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessClient {
+    pub name: ClientName,
+    pub role: Role,
+    pub sender_ids: Vec<String>,
 }

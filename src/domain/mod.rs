@@ -20,5 +20,7 @@ pub mod intake;
 pub mod lifecycle;
 /// Latin and Cyrillic names, and a name with either spelling.
 pub mod name;
+/// The MVD's result and what it means: certificate or notice.
+pub mod result;
 /// Length and character rules and serde glue shared by the text newtypes.
 mod text;

@@ -57,6 +57,65 @@ async fn route(
                 gateway.application_status(&number).await,
             )
         }
+        (&Method::POST, ["", "shep", "SyncChannel"]) => (
+            "shep.sync",
+            match read_body(gateway, request, timeout).await {
+                Ok(body) => gateway.shep_send_message(&body).await,
+                Err(answer) => answer,
+            },
+        ),
+        (&Method::GET, ["", "api", "v1", "applications", number, "certificate.html"]) => {
+            let number = (*number).to_owned();
+            (
+                "applications.certificate",
+                gateway.certificate_html(&number).await,
+            )
+        }
+        (&Method::POST, ["", "api", "v1", "mvd", "leases"]) => {
+            let answer = match read_body(gateway, request, timeout).await {
+                Ok(body) => gateway.lease_requests(&body).await,
+                Err(answer) => answer,
+            };
+            ("mvd.leases", answer)
+        }
+        (
+            &Method::POST,
+            [
+                "",
+                "api",
+                "v1",
+                "mvd",
+                "requests",
+                number,
+                action @ ("result" | "extend"),
+            ],
+        ) => {
+            let number = (*number).to_owned();
+            let result = *action == "result";
+            let answer = match read_body(gateway, request, timeout).await {
+                Ok(body) if result => gateway.submit_mvd_result(&number, &body).await,
+                Ok(body) => gateway.extend_lease(&number, &body).await,
+                Err(answer) => answer,
+            };
+            (if result { "mvd.result" } else { "mvd.extend" }, answer)
+        }
+        (&Method::GET, ["", "api", "v1", "dead-letters"]) => {
+            ("dead-letters.get", gateway.dead_letters().await)
+        }
+        (&Method::POST, ["", "api", "v1", "dead-letters", number, "requeue"]) => {
+            let number = (*number).to_owned();
+            (
+                "dead-letters.requeue",
+                gateway.requeue_dead_letter(&number).await,
+            )
+        }
+        (&Method::POST, ["", "shep", "AsyncChannel"]) => (
+            "shep.async",
+            match read_body(gateway, request, timeout).await {
+                Ok(body) => gateway.shep_async(&body).await,
+                Err(answer) => answer,
+            },
+        ),
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
         (&Method::GET, ["", "readyz"]) => ("readyz", gateway.readiness().await),
         (&Method::GET, ["", "metrics"]) => ("metrics", gateway.metrics_exposition().await),
@@ -65,6 +124,14 @@ async fn route(
         }
         (_, ["", "api", "v1", "applications", _]) => {
             ("applications", Answer::method_not_allowed("GET"))
+        }
+        (_, ["", "api", "v1", "mvd", "leases"])
+        | (_, ["", "api", "v1", "mvd", "requests", _, "result" | "extend"])
+        | (_, ["", "api", "v1", "dead-letters", _, "requeue"]) => {
+            ("mvd", Answer::method_not_allowed("POST"))
+        }
+        (_, ["", "api", "v1", "dead-letters"]) => {
+            ("dead-letters", Answer::method_not_allowed("GET"))
         }
         _ => ("unknown", Answer::not_found()),
     }
@@ -75,6 +142,19 @@ async fn post_application(
     request: Request<Incoming>,
     timeout: Duration,
 ) -> Answer {
+    match read_body(gateway, request, timeout).await {
+        Ok(body) => gateway.submit_application(&body).await,
+        Err(answer) => answer,
+    }
+}
+
+/// The body within the size limit and the time limit, or the answer saying
+/// which was broken.
+async fn read_body(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    timeout: Duration,
+) -> Result<Bytes, Answer> {
     let content_length = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -86,8 +166,8 @@ async fn post_application(
         read_limited(request.into_body(), content_length, limit),
     );
     match read.await {
-        Ok(Ok(body)) => gateway.submit_application(&body).await,
-        Ok(Err(BodyError::TooLarge)) => Answer::payload_too_large(limit),
-        Ok(Err(BodyError::Broken)) | Err(_) => Answer::request_timeout(),
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(BodyError::TooLarge)) => Err(Answer::payload_too_large(limit)),
+        Ok(Err(BodyError::Broken)) | Err(_) => Err(Answer::request_timeout()),
     }
 }

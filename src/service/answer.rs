@@ -7,6 +7,8 @@ use gateway_xml::{ErrorNotice, Location, ReadError, ReadErrorKind};
 use crate::storage::StoreError;
 
 pub const XML: &str = "application/xml";
+/// SOAP 1.1 messages travel as `text/xml`.
+pub const SOAP_XML: &str = "text/xml; charset=utf-8";
 
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -106,6 +108,16 @@ impl Answer {
         )
     }
 
+    /// The caller is known but may not do this.
+    pub fn forbidden(message_id: Option<String>, detail: &str) -> Answer {
+        let code = "FORBIDDEN";
+        Answer::error(
+            403,
+            code,
+            notice(code, message_id, None, Some(detail.to_owned())),
+        )
+    }
+
     pub fn payload_too_large(limit: usize) -> Answer {
         Answer::simple_error(
             413,
@@ -126,6 +138,36 @@ impl Answer {
 
     pub fn not_found() -> Answer {
         Answer::simple_error(404, "NOT_FOUND", None)
+    }
+
+    /// The lease is not the current one or has expired (contract section 2).
+    pub fn lease_lost() -> Answer {
+        Answer::simple_error(409, "LEASE_LOST", None)
+    }
+
+    /// Another result was recorded for the application before.
+    pub fn result_conflict() -> Answer {
+        Answer::simple_error(409, "RESULT_CONFLICT", None)
+    }
+
+    /// The posted IIN is not 12 digits or its check digit is wrong.
+    pub fn invalid_iin(at: Location, detail: String) -> Answer {
+        let code = "INVALID_IIN";
+        Answer::error(422, code, notice(code, None, Some(at), Some(detail)))
+    }
+
+    /// The posted IIN belongs to someone else.
+    pub fn iin_held_by_another() -> Answer {
+        Answer::simple_error(409, "IIN_HELD_BY_ANOTHER", None)
+    }
+
+    /// An operator asked to re-queue an application that is not a dead letter.
+    pub fn not_dead_lettered(state: &str) -> Answer {
+        Answer::simple_error(
+            409,
+            "NOT_DEAD_LETTERED",
+            Some(format!("the application is {state}, not DEAD_LETTERED")),
+        )
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Answer {

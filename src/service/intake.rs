@@ -25,6 +25,16 @@ use super::{Answer, Gateway};
 impl Gateway {
     /// Answers one posted application document.
     pub async fn submit_application(&self, body: &[u8]) -> Answer {
+        self.submit_application_as(body, None).await
+    }
+
+    /// Answers an application posted by a caller who may only post for the
+    /// `SenderId`s in `may_post_for` (`None`: any sender).
+    pub async fn submit_application_as(
+        &self,
+        body: &[u8],
+        may_post_for: Option<&[String]>,
+    ) -> Answer {
         let xml_limits = gateway_xml::Limits {
             max_depth: self.limits.max_depth,
             max_elements: self.limits.max_elements,
@@ -49,6 +59,12 @@ impl Gateway {
         };
         let content_hash: ContentHash = Sha256::digest(text.as_bytes()).into();
         let sender_id = application.header.sender_id.as_str().to_owned();
+        if may_post_for.is_some_and(|allowed| !allowed.contains(&sender_id)) {
+            return Answer::forbidden(
+                Some(message_id),
+                "the caller may not post for this SenderId",
+            );
+        }
 
         let number = ApplicationNumber::generate(today, random_u64());
         let (answer, new_application, screening) = match assess(&application, today) {
@@ -87,7 +103,14 @@ impl Gateway {
         // same message (a repeat, or a concurrent twin that won the race) in
         // the same statement, and then nothing of this decision is written.
         match self.commits.record(new_answer).await {
-            Ok(Recorded::Stored) => answer,
+            Ok(Recorded::Stored) => {
+                if answer.status == 201 {
+                    // Queued: a lease call waiting for work can have it.
+                    self.mvd_work.wake();
+                }
+                answer
+            }
+            // A concurrent request with the same message won the race.
             Ok(Recorded::AlreadyAnswered(earlier)) => replay(earlier, &content_hash, message_id),
             Err(e) => Answer::store_failure(&e),
         }

@@ -3,17 +3,22 @@
 //! clock) and the store; the HTTP layer only calls it.
 
 mod answer;
+mod certificate_html;
 pub mod clock;
 mod intake;
+mod mvd;
 mod operations;
 mod screening;
+mod senders;
+mod shep_async;
+mod shep_sync;
 mod status;
 mod time_format;
 pub mod wire_to_domain;
 
 use std::sync::Arc;
 
-use crate::config::{CalendarSettings, Config, IntakeSettings, MatchingSettings};
+use crate::config::{CalendarSettings, Config, IntakeSettings, MatchingSettings, MvdSettings};
 use crate::domain::deadline::{
     DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
 };
@@ -24,6 +29,8 @@ use crate::telemetry::Metrics;
 
 pub use answer::Answer;
 pub use clock::{Clock, SystemClock};
+use senders::SenderRegistry;
+pub use senders::hash_password;
 
 /// The gateway's service: one per process, shared by every request.
 pub struct Gateway {
@@ -36,6 +43,12 @@ pub struct Gateway {
     metrics: Metrics,
     matching: MatchingSettings,
     key_hasher: KeyHasher,
+    senders: SenderRegistry,
+    shep_max_data_bytes: usize,
+    mvd: MvdSettings,
+    mvd_work: mvd::WorkSignal,
+    reclaimer: mvd::Reclaimer,
+    _sweeper: mvd::Sweeper,
 }
 
 impl Gateway {
@@ -52,6 +65,16 @@ impl Gateway {
             mvd_processing: config.norms.mvd_processing,
             certificate_issue: config.norms.certificate_issue,
         };
+        let mvd_work = mvd::WorkSignal::default();
+        let reclaimer = mvd::Reclaimer {
+            store: store.clone(),
+            clock: clock.clone(),
+            norms,
+            calendar: calendar.clone(),
+            max_deliveries: config.mvd.max_deliveries,
+            work: mvd_work.clone(),
+        };
+        let sweeper = mvd::Sweeper::start(reclaimer.clone(), config.mvd.poll_interval);
         Gateway {
             store,
             commits,
@@ -62,6 +85,12 @@ impl Gateway {
             metrics: Metrics::default(),
             matching: config.matching.clone(),
             key_hasher: KeyHasher::new(&config.matching.key_secret),
+            senders: SenderRegistry::new(&config.shep.senders),
+            shep_max_data_bytes: config.shep.max_data_bytes,
+            mvd: config.mvd.clone(),
+            mvd_work,
+            reclaimer,
+            _sweeper: sweeper,
         }
     }
 

@@ -12,6 +12,14 @@ impl Gateway {
             Ok(None) => return Answer::not_found(),
             Err(e) => return Answer::store_failure(&e),
         };
+        let result = if record.state.is_final() {
+            match self.store.result(number).await {
+                Ok(result) => result.map(|r| String::from_utf8_lossy(&r.document).into_owned()),
+                Err(e) => return Answer::store_failure(&e),
+            }
+        } else {
+            None
+        };
         let offset = self.calendar.offset();
         let status = ApplicationStatus {
             application_number: record.number.clone(),
@@ -22,7 +30,7 @@ impl Gateway {
                 .iter()
                 .map(|t| (t.state.as_str().to_owned(), instant(t.at, offset)))
                 .collect(),
-            result: None,
+            result,
         };
         Answer::xml(200, gateway_xml::render_application_status(&status))
             .with_application(&record.number)

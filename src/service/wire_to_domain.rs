@@ -33,9 +33,9 @@ pub struct WireViolation {
     pub detail: String,
 }
 
-type Text = Located<String>;
+pub(crate) type Text = Located<String>;
 
-fn violation(at: &Location, detail: impl Into<String>) -> WireViolation {
+pub(crate) fn violation(at: &Location, detail: impl Into<String>) -> WireViolation {
     WireViolation {
         at: at.clone(),
         detail: detail.into(),
@@ -180,13 +180,13 @@ fn consent(doc: &ConsentDoc) -> Result<Consent, WireViolation> {
 }
 
 /// A name that must have a spelling (surname, given names).
-fn required_name(doc: &NameDoc) -> Result<PersonName, WireViolation> {
+pub(crate) fn required_name(doc: &NameDoc) -> Result<PersonName, WireViolation> {
     optional_name(doc)?
         .ok_or_else(|| violation(&doc.at, "name needs a Latin or a Cyrillic spelling"))
 }
 
 /// The name's spellings, each checked; `None` when it has neither.
-fn optional_name(doc: &NameDoc) -> Result<Option<PersonName>, WireViolation> {
+pub(crate) fn optional_name(doc: &NameDoc) -> Result<Option<PersonName>, WireViolation> {
     let latin = doc
         .latin
         .as_ref()
@@ -200,7 +200,7 @@ fn optional_name(doc: &NameDoc) -> Result<Option<PersonName>, WireViolation> {
     Ok(PersonName::new(latin, cyrillic).ok())
 }
 
-fn value<T>(
+pub(crate) fn value<T>(
     text: &Text,
     parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
 ) -> Result<T, WireViolation> {
@@ -209,7 +209,7 @@ fn value<T>(
 
 /// One of an enum's contract spellings; the detail lists them, since they are
 /// fixed by the contract and not personal data.
-fn choice<T: Copy>(
+pub(crate) fn choice<T: Copy>(
     text: &Text,
     all: &[T],
     as_str: fn(T) -> &'static str,
@@ -235,7 +235,7 @@ fn boolean(text: &Text) -> Result<bool, WireViolation> {
 /// `YYYY-MM-DD` exactly, and a day that exists. Parsed by hand so that the
 /// shape is enforced strictly (four-digit year, two-digit month and day, no
 /// sign) whatever the `time` crate's parser tolerates.
-fn calendar_date(text: &Text) -> Result<Date, WireViolation> {
+pub(crate) fn calendar_date(text: &Text) -> Result<Date, WireViolation> {
     let s = text.value.trim().as_bytes();
     let shaped = s.len() == 10
         && s[4] == b'-'

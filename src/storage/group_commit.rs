@@ -161,7 +161,10 @@ mod tests {
 
     use super::*;
     use crate::domain::lifecycle::State;
-    use crate::storage::{ApplicationRecord, StoredAnswer};
+    use crate::storage::{
+        ApplicationRecord, Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim,
+        Reclaimed, Requeued, StoredAnswer, StoredResult,
+    };
 
     /// Remembers the size of each batch; fails a batch holding a message
     /// called "poison"; can hold the first batch until released.
@@ -199,6 +202,38 @@ mod tests {
         }
         async fn ping(&self) -> Result<(), StoreError> {
             Ok(())
+        }
+        async fn lease(&self, _: &LeaseBatch) -> Result<Vec<Lease>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn reclaim_expired(&self, _: &Reclaim) -> Result<Vec<Reclaimed>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn extend_lease(
+            &self,
+            _: &str,
+            _: &str,
+            _: OffsetDateTime,
+            _: OffsetDateTime,
+        ) -> Result<Extended, StoreError> {
+            Ok(Extended::NotFound)
+        }
+        async fn complete(&self, _: &Completion) -> Result<Completed, StoreError> {
+            Ok(Completed::NotFound)
+        }
+        async fn result(&self, _: &str) -> Result<Option<StoredResult>, StoreError> {
+            Ok(None)
+        }
+        async fn dead_letters(&self, _: usize) -> Result<Vec<DeadLetter>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn requeue_dead_letter(
+            &self,
+            _: &str,
+            _: OffsetDateTime,
+            _: Option<OffsetDateTime>,
+        ) -> Result<Requeued, StoreError> {
+            Ok(Requeued::NotFound)
         }
         async fn upsert_registry_persons(
             &self,

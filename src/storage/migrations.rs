@@ -17,6 +17,10 @@ pub(super) const POSTGRES: &[Migration] = &[
         sql: include_str!("migrations/postgres/0001_intake.sql"),
     },
     Migration {
+        version: 2,
+        sql: include_str!("migrations/postgres/0002_mvd.sql"),
+    },
+    Migration {
         version: 3,
         sql: include_str!("migrations/postgres/0003_registry.sql"),
     },
@@ -26,6 +30,10 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration {
         version: 1,
         sql: include_str!("migrations/sqlite/0001_intake.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/sqlite/0002_mvd.sql"),
     },
     Migration {
         version: 3,

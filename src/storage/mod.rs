@@ -8,8 +8,11 @@
 pub mod error;
 pub mod group_commit;
 mod migrations;
+pub mod mvd;
 pub mod postgres;
+mod postgres_mvd;
 pub mod sqlite;
+mod sqlite_mvd;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +25,10 @@ use crate::domain::lifecycle::State;
 
 pub use error::StoreError;
 pub use group_commit::GroupCommit;
+pub use mvd::{
+    Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
+    StoredResult,
+};
 
 /// SHA-256 of the document a sender posted, decoded to UTF-8.
 pub type ContentHash = [u8; 32];
@@ -128,6 +135,44 @@ pub trait Store: Send + Sync + 'static {
     /// operator may have rolled it back): `Migration` when it is not.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    // The MVD pull channel (issue 3). Every method is one transaction.
+
+    /// Leases up to `batch.tokens.len()` queued applications, oldest first,
+    /// each under its own token: state `LEASED`, delivery count raised, a
+    /// `LEASED` transition written. On PostgreSQL concurrent calls (from any
+    /// instance) skip each other's rows, so no application is handed to two
+    /// holders.
+    async fn lease(&self, batch: &LeaseBatch) -> Result<Vec<Lease>, StoreError>;
+
+    /// Takes back leases that expired at or before `reclaim.now`.
+    async fn reclaim_expired(&self, reclaim: &Reclaim) -> Result<Vec<Reclaimed>, StoreError>;
+
+    /// Moves the expiry of a live lease held under `token`.
+    async fn extend_lease(
+        &self,
+        number: &str,
+        token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Extended, StoreError>;
+
+    /// Records a result: state, transition, result document and, for a
+    /// formed IIN, its holder row, all or nothing.
+    async fn complete(&self, completion: &Completion) -> Result<Completed, StoreError>;
+
+    /// The result recorded for an application, if any.
+    async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError>;
+
+    /// Dead-lettered applications, oldest first.
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Queues a dead-lettered application again with its delivery count reset.
+    async fn requeue_dead_letter(
+        &self,
+        number: &str,
+        now: OffsetDateTime,
+        due_at: Option<OffsetDateTime>,
+    ) -> Result<Requeued, StoreError>;
     // --- Registry of IIN holders (issue 4) ---
 
     /// Adds the persons of the batch to the registry, with their documents

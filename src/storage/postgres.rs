@@ -26,6 +26,10 @@ use super::{
     Transition, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
     parse_state, sex_code, stored_answer,
 };
+use super::{
+    Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
+    StoredResult,
+};
 
 /// First key of the advisory lock that serializes migrations; the second is
 /// the schema's hash, so gateways migrating different schemas do not wait
@@ -49,11 +53,13 @@ WITH inserted AS (
 ),
 new_applications AS (
     INSERT INTO applications
-        (number, sender_id, message_id, state, payload, created_at, updated_at)
-    SELECT a.number, a.sender_id, a.message_id, a.state, a.payload, a.created_at, a.updated_at
+        (number, sender_id, message_id, state, payload, created_at, updated_at, transition_count)
+    SELECT a.number, a.sender_id, a.message_id, a.state, a.payload, a.created_at, a.updated_at,
+           a.transition_count
     FROM unnest($8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                $13::timestamptz[], $14::timestamptz[])
-        AS a(number, sender_id, message_id, state, payload, created_at, updated_at)
+                $13::timestamptz[], $14::timestamptz[], $20::int4[])
+        AS a(number, sender_id, message_id, state, payload, created_at, updated_at,
+             transition_count)
     JOIN inserted i ON i.sender_id = a.sender_id AND i.message_id = a.message_id
     RETURNING number
 ),
@@ -69,8 +75,8 @@ new_candidates AS (
         (sender_id, message_id, rank, application_number, iin, score, outcome, explanation)
     SELECT c.sender_id, c.message_id, c.rank, c.application_number, c.iin, c.score, c.outcome,
            c.explanation
-    FROM unnest($20::text[], $21::text[], $22::int4[], $23::text[], $24::text[],
-                $25::float8[], $26::text[], $27::text[])
+    FROM unnest($21::text[], $22::text[], $23::int4[], $24::text[], $25::text[],
+                $26::float8[], $27::text[], $28::text[])
         AS c(sender_id, message_id, rank, application_number, iin, score, outcome, explanation)
     JOIN inserted i ON i.sender_id = c.sender_id AND i.message_id = c.message_id
 )
@@ -132,7 +138,7 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(pool_error)
     }
 
@@ -208,6 +214,7 @@ impl PgStore {
             apps.payload.push(&app.payload);
             apps.created.push(created);
             apps.updated.push(updated);
+            apps.transitions.push(app.transitions.len() as i32);
             for (seq, step) in (1..).zip(&app.transitions) {
                 steps.number.push(&app.number);
                 steps.seq.push(seq);
@@ -255,6 +262,7 @@ impl PgStore {
                     &steps.state,
                     &steps.at,
                     &steps.due,
+                    &apps.transitions,
                     &candidates.sender,
                     &candidates.message,
                     &candidates.rank,
@@ -310,6 +318,7 @@ struct Applications<'a> {
     payload: Vec<&'a str>,
     created: Vec<OffsetDateTime>,
     updated: Vec<OffsetDateTime>,
+    transitions: Vec<i32>,
 }
 
 /// Column arrays of the transitions of a batch.
@@ -496,6 +505,44 @@ impl Store for PgStore {
         migrations::check_current(POSTGRES, row.get(0))
     }
 
+    async fn lease(&self, batch: &LeaseBatch) -> Result<Vec<Lease>, StoreError> {
+        self.pg_lease(batch).await
+    }
+
+    async fn reclaim_expired(&self, reclaim: &Reclaim) -> Result<Vec<Reclaimed>, StoreError> {
+        self.pg_reclaim(reclaim).await
+    }
+
+    async fn extend_lease(
+        &self,
+        number: &str,
+        token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Extended, StoreError> {
+        self.pg_extend(number, token, now, expires_at).await
+    }
+
+    async fn complete(&self, completion: &Completion) -> Result<Completed, StoreError> {
+        self.pg_complete(completion).await
+    }
+
+    async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError> {
+        self.pg_result(number).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.pg_dead_letters(limit).await
+    }
+
+    async fn requeue_dead_letter(
+        &self,
+        number: &str,
+        now: OffsetDateTime,
+        due_at: Option<OffsetDateTime>,
+    ) -> Result<Requeued, StoreError> {
+        self.pg_requeue(number, now, due_at).await
+    }
     async fn upsert_registry_persons(
         &self,
         batch: &[NewRegistryPerson],
@@ -765,7 +812,7 @@ fn migration_error(e: tokio_postgres::Error) -> StoreError {
 /// Renders a driver error without row data: the SQLSTATE, the objects it
 /// names and the message, but never `DETAIL` (it quotes keys and whole rows),
 /// and no message for data exceptions (class 22), which quote the input.
-fn pg_error(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     let Some(db) = e.as_db_error() else {
         // Not an answer from the server: the connection, the network, a
         // timeout, or a value our own code failed to convert.

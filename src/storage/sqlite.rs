@@ -25,6 +25,10 @@ use super::{
     check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex, parse_state,
     sex_code, stored_answer,
 };
+use super::{
+    Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
+    StoredResult,
+};
 
 /// How long a statement waits for a lock held by another connection (the
 /// reader's snapshot, or a second process opening the file) before failing.
@@ -37,8 +41,9 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
 ON CONFLICT (sender_id, message_id) DO NOTHING";
 
 const INSERT_APPLICATION: &str = "
-INSERT INTO applications (number, sender_id, message_id, state, payload, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+INSERT INTO applications
+    (number, sender_id, message_id, state, payload, created_at, updated_at, transition_count)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 const INSERT_TRANSITION: &str = "
 INSERT INTO transitions (application_number, seq, state, at, due_at) VALUES (?1, ?2, ?3, ?4, ?5)";
@@ -60,8 +65,8 @@ WHERE a.number = ?1
 ORDER BY t.seq";
 
 pub struct SqliteStore {
-    writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    pub(super) writer: Arc<Mutex<Connection>>,
+    pub(super) reader: Arc<Mutex<Connection>>,
 }
 
 impl SqliteStore {
@@ -193,6 +198,7 @@ fn write_batch(conn: &mut Connection, batch: &[NewAnswer]) -> Result<Vec<Recorde
                         app.payload,
                         micros(created),
                         micros(updated),
+                        app.transitions.len() as i64,
                     ])
                     .map_err(sql_error)?;
                 for (seq, step) in (1_i64..).zip(&app.transitions) {
@@ -361,6 +367,44 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn lease(&self, batch: &LeaseBatch) -> Result<Vec<Lease>, StoreError> {
+        self.sqlite_lease(batch).await
+    }
+
+    async fn reclaim_expired(&self, reclaim: &Reclaim) -> Result<Vec<Reclaimed>, StoreError> {
+        self.sqlite_reclaim(reclaim).await
+    }
+
+    async fn extend_lease(
+        &self,
+        number: &str,
+        token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<Extended, StoreError> {
+        self.sqlite_extend(number, token, now, expires_at).await
+    }
+
+    async fn complete(&self, completion: &Completion) -> Result<Completed, StoreError> {
+        self.sqlite_complete(completion).await
+    }
+
+    async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError> {
+        self.sqlite_result(number).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.sqlite_dead_letters(limit).await
+    }
+
+    async fn requeue_dead_letter(
+        &self,
+        number: &str,
+        now: OffsetDateTime,
+        due_at: Option<OffsetDateTime>,
+    ) -> Result<Requeued, StoreError> {
+        self.sqlite_requeue(number, now, due_at).await
+    }
     async fn upsert_registry_persons(
         &self,
         batch: &[NewRegistryPerson],
@@ -605,7 +649,7 @@ fn parse_date(text: &str) -> Result<time::Date, StoreError> {
 }
 
 /// Runs blocking database work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
     tokio::task::spawn_blocking(work)
@@ -615,17 +659,17 @@ async fn blocking<T: Send + 'static>(
 
 /// A panic while a connection was held left no transaction open (dropping a
 /// rusqlite transaction rolls it back), so the connection is still good.
-fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+pub(super) fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     connection.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Microseconds since the Unix epoch; the time type's range (years up to
 /// 9999) fits an i64 many times over.
-fn micros(at: OffsetDateTime) -> i64 {
+pub(super) fn micros(at: OffsetDateTime) -> i64 {
     at.unix_timestamp_nanos().div_euclid(1_000) as i64
 }
 
-fn from_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn from_micros(micros: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
         .map_err(|_| StoreError::Corrupt("a stored time is out of range".into()))
 }
@@ -639,7 +683,7 @@ fn migration_error(e: rusqlite::Error) -> StoreError {
 
 /// SQLite's messages name tables, columns and constraints but never quote
 /// values, so they can be passed on.
-fn sql_error(e: rusqlite::Error) -> StoreError {
+pub(super) fn sql_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
             ErrorCode::DatabaseBusy

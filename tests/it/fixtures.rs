@@ -2,12 +2,19 @@
 //! each store, over real HTTP.
 //!
 //! A scenario is a folder with `scenario.toml` (a description and ordered
-//! steps) and the documents it names. A step posts a file or gets a path,
+//! steps) and the documents it names. A step posts a file (to
+//! `/api/v1/applications`, or to the path `to` names) or gets a path,
 //! and names the status and, optionally, the expected body. Expected bodies
 //! are the exact bytes the gateway must answer, except for placeholders:
 //! `{{instant}}` (an RFC 3339 instant), `{{application-number}}`, `{{any}}`
 //! (any text without `<`), and `{{NAME}}` for a value captured by an earlier
-//! step (`capture = "NAME"` saves the `ApplicationNumber` of its answer).
+//! step (`capture = "NAME"` saves the `ApplicationNumber` of its answer;
+//! `capture_lease = "NAME"` saves the first leased request of a
+//! `RequestBatch` as `NAME` and its token as `NAME-token`). Paths and posted
+//! documents may use captured values too.
+//!
+//! The scenarios under `fixtures/mvd/` lease from the queue, so each runs on
+//! a fresh store of its own; those under `fixtures/intake/` share one.
 //! `same_body_as = N` demands the body of step N byte for byte.
 //!
 //! Every answer is also written to `target/fixture-answers/` so that
@@ -38,13 +45,37 @@ struct Step {
     status: u16,
     expect: Option<String>,
     capture: Option<String>,
+    capture_lease: Option<String>,
+    /// Where a `post` goes; `/api/v1/applications` when absent.
+    to: Option<String>,
     same_body_as: Option<usize>,
     /// Pads the posted document with trailing spaces up to this many bytes.
     pad_to_bytes: Option<usize>,
 }
 
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/intake")
+fn fixtures_dir(area: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(area)
+}
+
+/// `text` with every `{{NAME}}` of a captured value replaced by the value.
+fn substitute(text: &str, captured: &HashMap<String, String>) -> String {
+    let mut out = text.to_owned();
+    for (key, value) in captured {
+        out = out.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    out
+}
+
+/// The `applicationNumber` and `leaseToken` of the first `Request`.
+fn first_lease(body: &str) -> Option<(String, String)> {
+    let attribute = |name: &str| {
+        let start = body.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = start + body[start..].find('"')?;
+        Some(body[start..end].to_owned())
+    };
+    Some((attribute("applicationNumber")?, attribute("leaseToken")?))
 }
 
 fn answers_dir(backend: &str) -> PathBuf {
@@ -116,18 +147,19 @@ async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), St
         let reply = match (&step.post, &step.get) {
             (Some(file), None) => {
                 let mut body = std::fs::read(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+                // Only documents that use captured values are touched, so
+                // every other one is posted byte for byte (windows-1251 too).
+                if body.windows(2).any(|w| w == b"{{") {
+                    body = substitute(&String::from_utf8_lossy(&body), &captured).into_bytes();
+                }
                 if let Some(size) = step.pad_to_bytes {
                     body.resize(size.max(body.len()), b' ');
                 }
-                app.post("/api/v1/applications", Bytes::from(body)).await
+                let to = step.to.as_deref().unwrap_or("/api/v1/applications");
+                app.post(&substitute(to, &captured), Bytes::from(body))
+                    .await
             }
-            (None, Some(path)) => {
-                let mut path = path.clone();
-                for (key, value) in &captured {
-                    path = path.replace(&format!("{{{{{key}}}}}"), value);
-                }
-                app.get(&path).await
-            }
+            (None, Some(path)) => app.get(&substitute(path, &captured)).await,
             _ => return Err(format!("step {number}: exactly one of post and get")),
         };
         let body = reply.text();
@@ -140,6 +172,19 @@ async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), St
                 "step {number}: status {} instead of {}\n{body}",
                 reply.status, step.status
             ));
+        }
+        // Captured first, so the expected body can name what this step
+        // hands out (a lease token) as well as what earlier steps did.
+        if let Some(key) = &step.capture_lease {
+            let (number, token) = first_lease(&body)
+                .ok_or_else(|| format!("step {number}: no leased request to capture"))?;
+            captured.insert(key.clone(), number);
+            captured.insert(format!("{key}-token"), token);
+        }
+        if let Some(key) = &step.capture {
+            let value = application_number(&body)
+                .ok_or_else(|| format!("step {number}: no ApplicationNumber to capture"))?;
+            captured.insert(key.clone(), value);
         }
         if let Some(expect) = &step.expect {
             let path = dir.join(expect);
@@ -164,37 +209,41 @@ async fn run_scenario(app: &TestApp, dir: &Path, backend: &str) -> Result<(), St
                 ));
             }
         }
-        if let Some(key) = &step.capture {
-            let value = application_number(&body)
-                .ok_or_else(|| format!("step {number}: no ApplicationNumber to capture"))?;
-            captured.insert(key.clone(), value);
-        }
         replies.push(reply);
     }
     Ok(())
 }
 
-async fn replay_all(backend: Backend) {
-    let db = TestDb::new(backend).await;
-    let backend = match backend {
-        Backend::Postgres => "postgres",
-        Backend::Sqlite => "sqlite",
-    };
-    let app = TestApp::spawn(db.store.clone()).await;
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+fn scenarios(area: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures_dir(area))
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.join("scenario.toml").is_file())
         .collect();
     dirs.sort();
+    dirs
+}
+
+fn failure(dir: &Path, e: String) -> String {
+    format!("{}: {e}", dir.file_name().unwrap().to_string_lossy())
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "postgres",
+        Backend::Sqlite => "sqlite",
+    }
+}
+
+async fn replay_all(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let app = TestApp::spawn(db.store.clone()).await;
+    let dirs = scenarios("intake");
     assert!(dirs.len() >= 15, "expected at least 15 intake fixtures");
     let mut failures = Vec::new();
     for dir in &dirs {
-        if let Err(e) = run_scenario(&app, dir, backend).await {
-            failures.push(format!(
-                "{}: {e}",
-                dir.file_name().unwrap().to_string_lossy()
-            ));
+        if let Err(e) = run_scenario(&app, dir, backend_name(backend)).await {
+            failures.push(failure(dir, e));
         }
     }
     app.stop().await;
@@ -205,6 +254,39 @@ async fn replay_all(backend: Backend) {
         dirs.len(),
         failures.join("\n\n")
     );
+}
+
+/// The MVD channel's scenarios, each on a fresh store: leasing takes the
+/// oldest queued application, which must be the scenario's own.
+async fn replay_mvd(backend: Backend) {
+    let dirs = scenarios("mvd");
+    assert!(dirs.len() >= 5, "expected at least 5 MVD fixtures");
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let db = TestDb::new(backend).await;
+        let app = TestApp::spawn(db.store.clone()).await;
+        if let Err(e) = run_scenario(&app, dir, backend_name(backend)).await {
+            failures.push(failure(dir, e));
+        }
+        app.stop().await;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n\n")
+    );
+}
+
+#[tokio::test]
+async fn mvd_fixtures_on_sqlite() {
+    replay_mvd(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn mvd_fixtures_on_postgres() {
+    replay_mvd(Backend::Postgres).await;
 }
 
 #[tokio::test]

@@ -50,7 +50,7 @@ conformance!(
 );
 
 /// Kept to the microsecond, as both backends store times.
-const AT: OffsetDateTime = datetime!(2026-11-24 10:15:00.123456 +05:00);
+pub(crate) const AT: OffsetDateTime = datetime!(2026-11-24 10:15:00.123456 +05:00);
 
 fn hash(seed: u8) -> [u8; 32] {
     [seed; 32]
@@ -72,7 +72,7 @@ fn answer(sender: &str, message: &str, body: &[u8]) -> NewAnswer {
 }
 
 /// An acceptance: the talon, and an application accepted then queued.
-fn accepted(sender: &str, message: &str, number: &str) -> NewAnswer {
+pub(crate) fn accepted(sender: &str, message: &str, number: &str) -> NewAnswer {
     NewAnswer {
         status: 201,
         application: Some(NewApplication {

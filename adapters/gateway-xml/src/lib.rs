@@ -9,8 +9,10 @@
 pub mod application;
 pub mod decode;
 pub mod error;
+pub mod mvd;
 pub mod read_application;
 pub mod render;
+pub mod render_mvd;
 mod structure;
 pub mod texts;
 pub mod tree;
@@ -18,11 +20,20 @@ pub mod tree;
 pub use application::*;
 pub use decode::decode;
 pub use error::{ReadError, ReadErrorKind};
+pub use mvd::{
+    ExtendLeaseDoc, LeaseRequestDoc, MvdOutcomeDoc, MvdResultDoc, RegisteredIdentityDoc,
+    read_extend_lease, read_lease_request, read_mvd_result,
+};
 pub use read_application::read_application;
 pub use render::{
     AcceptanceTalon, ApplicationStatus, ErrorNotice, RefusalReceipt, render_acceptance_talon,
     render_application_status, render_error_notice, render_error_notice_fragment,
     render_refusal_receipt,
+};
+pub use render_mvd::{
+    ApplicantOut, DeadLetterOut, DuplicateCandidate, IdentityDocumentOut, IinCertificate,
+    LeaseExtended, LeasedRequest, NameOut, RequestBatch, render_dead_letters,
+    render_iin_certificate_fragment, render_lease_extended, render_request_batch,
 };
 pub use texts::{Texts, texts};
 pub use tree::{Attribute, Element, Limits, parse};

@@ -160,7 +160,7 @@ fn applicant(element: &Element) -> Result<ApplicantDoc, ReadError> {
     })
 }
 
-fn name(element: &Element) -> Result<NameDoc, ReadError> {
+pub(crate) fn name(element: &Element) -> Result<NameDoc, ReadError> {
     check(element, &NAME)?;
     Ok(NameDoc {
         latin: optional_text(element, "Latin")?,

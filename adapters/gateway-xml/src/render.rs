@@ -8,7 +8,7 @@ use quick_xml::escape::escape;
 use crate::texts::texts;
 use crate::{Location, NAMESPACE};
 
-const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+pub(crate) const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// The talon of acceptance (201).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -150,17 +150,17 @@ pub fn render_application_status(status: &ApplicationStatus) -> Vec<u8> {
 }
 
 /// A minimal indenting writer: two spaces per level, one element per line.
-struct Xml {
+pub(crate) struct Xml {
     out: String,
     depth: usize,
 }
 
 impl Xml {
-    fn document(root: &str) -> Self {
+    pub(crate) fn document(root: &str) -> Self {
         Self::fragment_in(String::from(DECLARATION), root)
     }
 
-    fn fragment(root: &str) -> Self {
+    pub(crate) fn fragment(root: &str) -> Self {
         Self::fragment_in(String::new(), root)
     }
 
@@ -172,13 +172,17 @@ impl Xml {
         xml
     }
 
-    fn open(&mut self, name: &str) {
-        self.start_tag(name, &[]);
+    pub(crate) fn open(&mut self, name: &str) {
+        self.open_with(name, &[]);
+    }
+
+    pub(crate) fn open_with(&mut self, name: &str, attributes: &[(&str, &str)]) {
+        self.start_tag(name, attributes);
         self.out.push_str(">\n");
         self.depth += 1;
     }
 
-    fn close(&mut self, name: &str) {
+    pub(crate) fn close(&mut self, name: &str) {
         self.depth -= 1;
         self.indent();
         self.out.push_str("</");
@@ -186,15 +190,15 @@ impl Xml {
         self.out.push_str(">\n");
     }
 
-    fn leaf(&mut self, name: &str, text: &str) {
+    pub(crate) fn leaf(&mut self, name: &str, text: &str) {
         self.leaf_with(name, &[], text);
     }
 
-    fn text(&mut self, lang: &str, text: &str) {
+    pub(crate) fn text(&mut self, lang: &str, text: &str) {
         self.leaf_with("Text", &[("xml:lang", lang)], text);
     }
 
-    fn leaf_with(&mut self, name: &str, attributes: &[(&str, &str)], text: &str) {
+    pub(crate) fn leaf_with(&mut self, name: &str, attributes: &[(&str, &str)], text: &str) {
         self.start_tag(name, attributes);
         self.out.push('>');
         self.out.push_str(&escape(text));
@@ -203,19 +207,19 @@ impl Xml {
         self.out.push_str(">\n");
     }
 
-    fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) {
+    pub(crate) fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) {
         self.start_tag(name, attributes);
         self.out.push_str("/>\n");
     }
 
-    fn verbatim(&mut self, fragment: &str) {
+    pub(crate) fn verbatim(&mut self, fragment: &str) {
         self.out.push_str(fragment);
         if !fragment.ends_with('\n') {
             self.out.push('\n');
         }
     }
 
-    fn start_tag(&mut self, name: &str, attributes: &[(&str, &str)]) {
+    pub(crate) fn start_tag(&mut self, name: &str, attributes: &[(&str, &str)]) {
         self.indent();
         self.out.push('<');
         self.out.push_str(name);
@@ -234,7 +238,7 @@ impl Xml {
         }
     }
 
-    fn finish(mut self, root: &str) -> Vec<u8> {
+    pub(crate) fn finish(mut self, root: &str) -> Vec<u8> {
         self.close(root);
         self.out.into_bytes()
     }

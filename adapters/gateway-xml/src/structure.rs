@@ -136,3 +136,23 @@ pub(crate) fn required_attribute(
 fn violation(detail: String, at: &Location) -> ReadError {
     ReadError::at(ReadErrorKind::SchemaViolation, detail, at.clone())
 }
+
+/// Parses `text` and checks that its root is `name` in the gateway namespace,
+/// and every element under it too.
+pub(crate) fn document_root(
+    text: &str,
+    limits: &crate::tree::Limits,
+    name: &str,
+) -> Result<Element, ReadError> {
+    let root = crate::tree::parse(text, limits)?;
+    if !root.is(NAMESPACE, name) {
+        let detail = format!("expected {name} in {NAMESPACE}");
+        return Err(ReadError::at(
+            ReadErrorKind::WrongDocument,
+            detail,
+            root.at.clone(),
+        ));
+    }
+    require_namespace(&root)?;
+    Ok(root)
+}

@@ -161,6 +161,14 @@ pub const CATALOGUE: &[(&str, Texts)] = &[
             "The information system of the Ministry of Internal Affairs refused to form the IIN.",
         ),
     ),
+    (
+        "NOT_DEAD_LETTERED",
+        t(
+            "Өтініш өңделмеген хабарламалар кезегінде емес; оны қайта кезекке қою мүмкін емес.",
+            "Заявка не находится в очереди необработанных сообщений; повторно поставить её в очередь нельзя.",
+            "The application is not dead-lettered; it cannot be re-queued.",
+        ),
+    ),
     // Operational answers.
     (
         "UNAVAILABLE",
@@ -252,6 +260,7 @@ mod tests {
             "IIN_HELD_BY_ANOTHER",
             "IDENTITY_MISMATCH",
             "REJECTED_OTHER",
+            "NOT_DEAD_LETTERED",
             "UNAVAILABLE",
             "REQUEST_TIMEOUT",
             "FORBIDDEN",

@@ -11,7 +11,7 @@
 //! digest SHA-256; signature RSA PKCS#1 v1.5 with SHA-256; the signer's
 //! certificate in `KeyInfo/X509Data/X509Certificate`, trusted when its
 //! SHA-256 fingerprint is one of the policy's certificates (pinning, no
-//! chain building). See docs/adr/0003-xmldsig-and-gost.md.
+//! chain building). See docs/adr/0005-xmldsig-and-gost.md.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::SystemRandom;

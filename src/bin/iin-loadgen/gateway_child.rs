@@ -41,6 +41,18 @@ impl Gateway {
         env: &[(String, String)],
         log: PathBuf,
     ) -> Result<Gateway, String> {
+        Gateway::start_with_args(binary, database_url, env, log, &[]).await
+    }
+
+    /// Like [`Gateway::start`], with more arguments for `serve` (e.g.
+    /// `--config FILE`).
+    pub async fn start_with_args(
+        binary: &Path,
+        database_url: &str,
+        env: &[(String, String)],
+        log: PathBuf,
+        extra: &[String],
+    ) -> Result<Gateway, String> {
         let log_file =
             std::fs::File::create(&log).map_err(|e| format!("cannot create the log: {e}"))?;
         let mut child = Command::new(binary)
@@ -51,6 +63,7 @@ impl Gateway {
                 "--database",
                 database_url,
             ])
+            .args(extra)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -2,8 +2,8 @@
 //!
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
-//! and their medians. Only `intake` exists so far; later flows (MVD leasing,
-//! delivery) get their own subcommand beside it.
+//! and their medians: `intake`, `shep`; later flows get their own
+//! subcommand beside them.
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
@@ -16,6 +16,7 @@ mod pg_baseline;
 mod registry;
 mod report;
 mod scratch;
+mod shep;
 mod sqlite_baseline;
 mod stats;
 mod work;
@@ -42,6 +43,9 @@ enum Command {
     /// The duplicate IIN check against a generated PostgreSQL registry:
     /// import rate, then checks beside the bare candidate lookup.
     Registry(registry::RegistryArgs),
+    /// The same applications plain, in a ШЭП SyncChannel envelope, and in a
+    /// signed envelope, through one gateway; and signature verification cost.
+    Shep(shep::ShepArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
         Command::Registry(args) => runtime.block_on(registry::run(args)),
+        Command::Shep(args) => runtime.block_on(shep::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,148 @@
+//! `POST /api/v1/mvd/requests/{n}/result`: check the MVD's result, decide
+//! what it means, and record it with its certificate or notice in one
+//! transaction. A refused result changes nothing.
+
+use gateway_xml::{ErrorNotice, IinCertificate};
+use sha2::{Digest, Sha256};
+
+use crate::domain::application::Application;
+use crate::domain::deadline::step_due;
+use crate::domain::ids::ApplicationNumber;
+use crate::domain::lifecycle::State;
+use crate::domain::result::{Decision, MvdResult, decide};
+use crate::service::time_format::instant;
+use crate::service::{Answer, Gateway};
+use crate::storage::{Completed, Completion};
+
+use super::wire::{ResultProblem, date, mvd_result, name_out};
+
+impl Gateway {
+    /// Answers a posted `MvdResult`. Recorded, or the same result again:
+    /// 200 with the application's status, which embeds the result.
+    pub async fn submit_mvd_result(&self, number: &str, body: &[u8]) -> Answer {
+        let answer = self.mvd_result(number, body).await;
+        answer.with_application(number)
+    }
+
+    async fn mvd_result(&self, number: &str, body: &[u8]) -> Answer {
+        let doc = match self.read(body, gateway_xml::read_mvd_result) {
+            Ok(doc) => doc,
+            Err(answer) => return answer,
+        };
+        let result = match mvd_result(&doc) {
+            Ok(result) => result,
+            Err(ResultProblem::InvalidIin { at, detail }) => {
+                return Answer::invalid_iin(at, detail);
+            }
+            Err(ResultProblem::Violation(v)) => {
+                return Answer::schema_violation(None, v.at, v.detail);
+            }
+        };
+        if ApplicationNumber::parse(number).is_err() {
+            return Answer::not_found();
+        }
+        let record = match self.store.application(number).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Answer::not_found(),
+            Err(e) => return Answer::store_failure(&e),
+        };
+        let application: Application = match serde_json::from_str(&record.payload) {
+            Ok(application) => application,
+            Err(e) => {
+                tracing::error!(application = %number, error = %e, "a stored application does not load");
+                return Answer::store_failure(&crate::storage::StoreError::Corrupt(
+                    "stored application".into(),
+                ));
+            }
+        };
+        let completion = self.completion(number, &doc.lease_token.value, &application, &result);
+        let outcome = match self.store.complete(&completion).await {
+            Ok(outcome) => outcome,
+            Err(e) => return Answer::store_failure(&e),
+        };
+        match outcome {
+            Completed::Recorded => {
+                tracing::info!(
+                    application = %number,
+                    state = %completion.state,
+                    code = completion.code.as_deref().unwrap_or("-"),
+                    iin_warnings = completion.warnings.len(),
+                    "MVD result recorded"
+                );
+                self.application_status(number).await
+            }
+            Completed::SameResult => self.application_status(number).await,
+            Completed::Conflict => Answer::result_conflict(),
+            Completed::LeaseLost => Answer::lease_lost(),
+            Completed::IinHeldByAnother => Answer::iin_held_by_another(),
+            Completed::NotFound => Answer::not_found(),
+        }
+    }
+
+    /// Everything recording `result` writes, the result document rendered.
+    fn completion(
+        &self,
+        number: &str,
+        lease_token: &str,
+        application: &Application,
+        result: &MvdResult,
+    ) -> Completion {
+        let now = self.clock.now();
+        let offset = self.calendar.offset();
+        let result_hash: [u8; 32] = Sha256::digest(
+            serde_json::to_vec(result).expect("a validated result always serializes"),
+        )
+        .into();
+        let (state, code, iin, document, warnings) = match decide(application, result) {
+            Decision::Form { iin, warnings } => {
+                let applicant = &application.applicant;
+                let certificate = IinCertificate {
+                    application_number: number.to_owned(),
+                    iin: iin.as_str().to_owned(),
+                    surname: name_out(&applicant.surname),
+                    given_names: name_out(&applicant.given_names),
+                    patronymic: applicant.patronymic.as_ref().map(name_out),
+                    birth_date: date(applicant.birth_date),
+                    citizenship: applicant.citizenship.as_str().to_owned(),
+                    document_number: application.identity_document.number.as_str().to_owned(),
+                    formed_at: instant(now, offset),
+                };
+                (
+                    State::IinFormed,
+                    None,
+                    Some(iin.as_str().to_owned()),
+                    gateway_xml::render_iin_certificate_fragment(&certificate),
+                    warnings.iter().map(|w| w.as_str().to_owned()).collect(),
+                )
+            }
+            Decision::Reject { code, existing_iin } => {
+                let notice = ErrorNotice {
+                    code: code.as_str().to_owned(),
+                    message_id: Some(application.header.message_id.as_str().to_owned()),
+                    existing_iin: existing_iin.map(|iin| iin.as_str().to_owned()),
+                    application_number: Some(number.to_owned()),
+                    ..ErrorNotice::default()
+                };
+                (
+                    State::Rejected,
+                    Some(code.as_str().to_owned()),
+                    None,
+                    gateway_xml::render_error_notice_fragment(&notice),
+                    Vec::new(),
+                )
+            }
+        };
+        Completion {
+            number: number.to_owned(),
+            lease_token: lease_token.to_owned(),
+            now,
+            state,
+            code,
+            iin,
+            result_hash,
+            document,
+            warnings,
+            due_at: step_due(state, now, &self.norms, &self.calendar),
+        }
+    }
+}
