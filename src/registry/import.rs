@@ -28,7 +28,7 @@ use crate::storage::{
 };
 
 /// Persons per transaction.
-pub const DEFAULT_BATCH: usize = 5_000;
+pub const DEFAULT_BATCH: usize = 20_000;
 
 /// What importing one file did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,12 +108,14 @@ pub fn registry_person(p: &ExportPerson, source: &str) -> Result<RegistryPerson,
         citizenship,
         documents,
         source: source.to_owned(),
+        spellings: String::new(),
     })
 }
 
 /// A registry person with its hashed blocking keys.
-pub fn keyed(person: RegistryPerson, hasher: &KeyHasher) -> NewRegistryPerson {
+pub fn keyed(mut person: RegistryPerson, hasher: &KeyHasher) -> NewRegistryPerson {
     let prepared = PreparedIdentity::new(&super::identity_of(&person));
+    person.spellings = prepared.stored_spellings();
     NewRegistryPerson {
         keys: hasher.keys_of(&prepared),
         person,

@@ -9,8 +9,8 @@ pub mod import;
 pub mod keys;
 
 use crate::domain::country::CountryCode;
-use crate::matching::Identity;
-use crate::storage::RegistryPerson;
+use crate::matching::{Identity, PreparedIdentity};
+use crate::storage::{NewRegistryPerson, RegistryPerson};
 
 pub use keys::KeyHasher;
 
@@ -28,4 +28,35 @@ pub fn identity_of(person: &RegistryPerson) -> Identity {
             .and_then(|c| CountryCode::parse(c).ok()),
         document_numbers: person.documents.clone(),
     }
+}
+
+/// The registry row of a person whose IIN was formed through the gateway:
+/// the application's identity, its spellings and hashed blocking keys, so
+/// the next applicant who is this person is screened against them.
+pub fn formed_person(iin: &str, identity: &Identity, hasher: &KeyHasher) -> NewRegistryPerson {
+    let prepared = PreparedIdentity::new(identity);
+    NewRegistryPerson {
+        keys: hasher.keys_of(&prepared),
+        person: RegistryPerson {
+            iin: iin.to_owned(),
+            surname: identity.surname.clone(),
+            given_names: identity.given_names.clone(),
+            patronymic: identity.patronymic.clone(),
+            birth_date: identity.birth_date,
+            sex: identity.sex,
+            citizenship: identity.citizenship.map(|c| c.as_str().to_owned()),
+            documents: prepared.documents.clone(),
+            source: "gateway".to_owned(),
+            spellings: prepared.stored_spellings(),
+        },
+    }
+}
+
+/// A registry person prepared for scoring: from the spellings stored with
+/// them when there are any (the usual case: no transliteration per check),
+/// else from their names.
+pub fn prepared_of(person: &RegistryPerson) -> PreparedIdentity {
+    let identity = identity_of(person);
+    PreparedIdentity::from_stored_spellings(&person.spellings, &identity)
+        .unwrap_or_else(|| PreparedIdentity::new(&identity))
 }

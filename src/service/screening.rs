@@ -5,7 +5,7 @@
 
 use crate::domain::application::Application;
 use crate::matching::{Decision, Identity, Outcome, PreparedIdentity, screen};
-use crate::registry::identity_of;
+use crate::registry::prepared_of;
 use crate::storage::{DuplicateCandidate, StoreError};
 
 use super::Gateway;
@@ -30,10 +30,7 @@ impl Gateway {
             .store
             .registry_candidates(&keys, self.matching.max_candidates)
             .await?;
-        let prepared: Vec<PreparedIdentity> = persons
-            .iter()
-            .map(|p| PreparedIdentity::new(&identity_of(p)))
-            .collect();
+        let prepared: Vec<PreparedIdentity> = persons.iter().map(prepared_of).collect();
         let flagged = screen(&query, prepared.iter().enumerate(), &self.matching.config);
         let mut stored = flagged
             .into_iter()

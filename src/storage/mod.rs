@@ -331,6 +331,9 @@ pub struct RegistryPerson {
     pub documents: Vec<String>,
     /// `import:<file name>` or `gateway`.
     pub source: String,
+    /// The name parts' spellings as `PreparedIdentity::stored_spellings`
+    /// makes them; empty when not made (scoring then spells the names).
+    pub spellings: String,
 }
 
 impl std::fmt::Debug for RegistryPerson {

@@ -601,6 +601,7 @@ impl Store for PgStore {
                     citizenship: row.get(6),
                     documents: parse_json_list(row.get(7))?,
                     source: row.get(8),
+                    spellings: row.get(9),
                 })
             })
             .collect()
@@ -665,18 +666,50 @@ WITH hits AS (
     LIMIT $2
 )
 SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,
-       p.documents, p.source
+       p.documents, p.source, p.spellings
 FROM hits JOIN registry_persons p ON p.iin = hits.iin
 ORDER BY hits.shared DESC, p.iin";
 
-/// The persons of a batch that are new, by one `unnest` insert; their keys
-/// and documents by binary COPY (no conflict is possible: their IIN was not
-/// in the registry before this transaction); the import mark. One
-/// transaction.
+/// One import batch in one transaction: the persons, their keys and
+/// documents, and the import mark.
+///
+/// `synchronous_commit` is off for this transaction only: a commit returns
+/// before its WAL reaches the disk, so a server crash may lose the last
+/// batches. That is safe here and nowhere else: the import is idempotent
+/// (persons already present are skipped) and resumable (the mark is written
+/// in the batch's own transaction, so a lost batch loses its mark too, and
+/// the next run starts again before it). Nothing is acknowledged to anyone
+/// on the strength of an import commit.
 async fn write_registry(
     client: &mut deadpool_postgres::Client,
     batch: &[NewRegistryPerson],
     mark: Option<&ImportMark>,
+) -> Result<ImportCounts, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    let counts = insert_registry_persons(&tx, batch).await?;
+    if let Some(mark) = mark {
+        tx.execute(
+            "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
+             VALUES ($1, $2, $3, now())
+             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
+                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+            &[&mark.file, &(mark.line as i64), &(mark.byte as i64)],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Adds the persons of a batch that are new, by one `unnest` insert; their
+/// keys and documents by binary COPY (no conflict is possible: their IIN was
+/// not in the registry before this transaction). Within the caller's
+/// transaction: the import's, or the one recording an MVD result.
+pub(super) async fn insert_registry_persons(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[NewRegistryPerson],
 ) -> Result<ImportCounts, tokio_postgres::Error> {
     use tokio_postgres::binary_copy::BinaryCopyInWriter;
     use tokio_postgres::types::Type;
@@ -697,16 +730,16 @@ async fn write_registry(
         persons.iter().map(|p| p.citizenship.as_deref()).collect();
     let documents: Vec<String> = persons.iter().map(|p| json_list(&p.documents)).collect();
     let sources: Vec<&str> = persons.iter().map(|p| p.source.as_str()).collect();
+    let spellings: Vec<&str> = persons.iter().map(|p| p.spellings.as_str()).collect();
 
-    let tx = client.transaction().await?;
     let statement = tx
         .prepare_cached(
             "INSERT INTO registry_persons
                 (iin, surname, given_names, patronymic, birth_date, sex, citizenship, documents,
-                 source, imported_at)
+                 source, spellings, imported_at)
              SELECT p.*, now()
              FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[],
-                         $7::text[], $8::text[], $9::text[]) AS p
+                         $7::text[], $8::text[], $9::text[], $10::text[]) AS p
              ON CONFLICT (iin) DO NOTHING
              RETURNING iin",
         )
@@ -724,6 +757,7 @@ async fn write_registry(
                 &citizenships,
                 &documents,
                 &sources,
+                &spellings,
             ],
         )
         .await?;
@@ -759,17 +793,6 @@ async fn write_registry(
         }
         writer.finish().await?;
     }
-    if let Some(mark) = mark {
-        tx.execute(
-            "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
-             VALUES ($1, $2, $3, now())
-             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
-                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
-            &[&mark.file, &(mark.line as i64), &(mark.byte as i64)],
-        )
-        .await?;
-    }
-    tx.commit().await?;
     Ok(counts)
 }
 

@@ -463,12 +463,23 @@ impl Store for SqliteStore {
                         row.get::<_, Option<String>>(6)?,
                         row.get::<_, String>(7)?,
                         row.get::<_, String>(8)?,
+                        row.get::<_, String>(9)?,
                     ))
                 })
                 .map_err(sql_error)?;
             rows.map(|row| {
-                let (iin, surname, given, patronymic, birth, sex, citizenship, documents, source) =
-                    row.map_err(sql_error)?;
+                let (
+                    iin,
+                    surname,
+                    given,
+                    patronymic,
+                    birth,
+                    sex,
+                    citizenship,
+                    documents,
+                    source,
+                    spellings,
+                ) = row.map_err(sql_error)?;
                 Ok(RegistryPerson {
                     iin,
                     surname: parse_json_list(&surname)?,
@@ -479,6 +490,7 @@ impl Store for SqliteStore {
                     citizenship,
                     documents: parse_json_list(&documents)?,
                     source,
+                    spellings,
                 })
             })
             .collect()
@@ -550,7 +562,7 @@ WITH hits AS (
     LIMIT ?2
 )
 SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,
-       p.documents, p.source
+       p.documents, p.source, p.spellings
 FROM hits JOIN registry_persons p ON p.iin = hits.iin
 ORDER BY hits.shared DESC, p.iin";
 
@@ -565,14 +577,37 @@ fn write_registry(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error)?;
+    let counts = insert_registry_persons(&tx, batch, now)?;
+    if let Some(mark) = mark {
+        tx.execute(
+            "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
+                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+            params![mark.file, mark.line as i64, mark.byte as i64, now],
+        )
+        .map_err(sql_error)?;
+    }
+    tx.commit().map_err(sql_error)?;
+    Ok(counts)
+}
+
+/// Adds the persons of a batch that are new, with their documents and keys,
+/// within the caller's transaction (the import's, or the one recording an
+/// MVD result). `now` in microseconds.
+pub(super) fn insert_registry_persons(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &[NewRegistryPerson],
+    now: i64,
+) -> Result<ImportCounts, StoreError> {
     let mut counts = ImportCounts::default();
     {
         let mut insert_person = tx
             .prepare_cached(
                 "INSERT INTO registry_persons
                     (iin, surname, given_names, patronymic, birth_date, sex, citizenship,
-                     documents, source, imported_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     documents, source, imported_at, spellings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (iin) DO NOTHING",
             )
             .map_err(sql_error)?;
@@ -600,6 +635,7 @@ fn write_registry(
                     json_list(&p.documents),
                     p.source,
                     now,
+                    p.spellings,
                 ])
                 .map_err(sql_error)?;
             if inserted == 0 {
@@ -617,17 +653,6 @@ fn write_registry(
             }
         }
     }
-    if let Some(mark) = mark {
-        tx.execute(
-            "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
-                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
-            params![mark.file, mark.line as i64, mark.byte as i64, now],
-        )
-        .map_err(sql_error)?;
-    }
-    tx.commit().map_err(sql_error)?;
     Ok(counts)
 }
 

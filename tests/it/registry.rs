@@ -219,6 +219,7 @@ fn person(n: u64, surname: &str, given: &str, birth: time::Date, doc: &str) -> R
         citizenship: Some("CHN".into()),
         documents: vec![doc.to_owned()],
         source: "test".into(),
+        spellings: String::new(),
     }
 }
 
@@ -268,7 +269,9 @@ async fn candidate_lookup(backend: Backend) {
         "{found:?}"
     );
     assert!(found.len() < 100, "{}", found.len());
-    assert_eq!(found[0], target);
+    // Read back as written, with the spellings keying stored beside it.
+    assert_eq!(found[0], keyed_batch(vec![target], &hasher)[0].person);
+    assert!(found[0].spellings.starts_with("v1\n"));
     let capped = db.store.registry_candidates(&keys, 1).await.unwrap();
     assert_eq!(capped.len(), 1);
 

@@ -17,7 +17,7 @@ use iin_gateway::matching::eval::generator::{self, Person};
 use iin_gateway::matching::eval::rng::Rng;
 use iin_gateway::matching::{Identity, MatchingConfig, PreparedIdentity, screen};
 use iin_gateway::registry::import::{ImportObserver, import_file};
-use iin_gateway::registry::{KeyHasher, identity_of};
+use iin_gateway::registry::{KeyHasher, prepared_of};
 use iin_gateway::storage::{self, Store, StoreOptions};
 
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
@@ -40,8 +40,11 @@ pub struct RegistryArgs {
     #[arg(long, default_value_t = 2026)]
     seed: u64,
     /// Persons per import transaction.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = iin_gateway::registry::import::DEFAULT_BATCH)]
     batch_size: usize,
+    /// Most registry persons scored per check (`matching.max_candidates`).
+    #[arg(long, default_value_t = 100)]
+    max_candidates: usize,
 }
 
 struct Quiet;
@@ -121,20 +124,18 @@ async fn check(
     config: &MatchingConfig,
     query: &Identity,
     bare: bool,
+    max_candidates: usize,
 ) -> Result<bool, String> {
     let prepared = PreparedIdentity::new(query);
     let keys = hasher.keys_of(&prepared);
     let persons = store
-        .registry_candidates(&keys, 500)
+        .registry_candidates(&keys, max_candidates)
         .await
         .map_err(|e| e.to_string())?;
     if bare {
         return Ok(!persons.is_empty());
     }
-    let candidates: Vec<PreparedIdentity> = persons
-        .iter()
-        .map(|p| PreparedIdentity::new(&identity_of(p)))
-        .collect();
+    let candidates: Vec<PreparedIdentity> = persons.iter().map(prepared_of).collect();
     Ok(!screen(&prepared, candidates.iter().enumerate(), config).is_empty())
 }
 
@@ -143,6 +144,7 @@ async fn run_checks(
     queries: Arc<Vec<Identity>>,
     concurrency: usize,
     bare: bool,
+    max_candidates: usize,
 ) -> Result<(Summary, usize), String> {
     let hasher = KeyHasher::new("");
     let config = MatchingConfig::default();
@@ -160,7 +162,16 @@ async fn run_checks(
             let mut flagged = 0;
             for query in queries.iter().skip(worker).step_by(concurrency) {
                 let t = Instant::now();
-                if check(store.as_ref(), &hasher, &config, query, bare).await? {
+                if check(
+                    store.as_ref(),
+                    &hasher,
+                    &config,
+                    query,
+                    bare,
+                    max_candidates,
+                )
+                .await?
+                {
                     flagged += 1;
                 }
                 latencies.push(t.elapsed().as_micros() as u64);
@@ -274,7 +285,14 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
         let queries = Arc::new(queries);
         // Warm-up: one pass over a slice, so both phases see warm caches.
         let warm = Arc::new(queries.iter().take(1_000).cloned().collect::<Vec<_>>());
-        run_checks(Arc::clone(&store), warm, args.concurrency, false).await?;
+        run_checks(
+            Arc::clone(&store),
+            warm,
+            args.concurrency,
+            false,
+            args.max_candidates,
+        )
+        .await?;
         println!("phase                 checks   checks/s   p50 ms   p99 ms   max ms  flagged");
         for (label, bare) in [
             ("lookup only (bare)", true),
@@ -287,6 +305,7 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
                 Arc::clone(&queries),
                 args.concurrency,
                 bare,
+                args.max_candidates,
             )
             .await?;
             println!(

@@ -17,14 +17,22 @@ CREATE TABLE registry_persons (
     documents   text        NOT NULL,
     -- Where the row came from: 'import:<file name>' or 'gateway'.
     source      text        NOT NULL,
-    imported_at timestamptz NOT NULL
+    imported_at timestamptz NOT NULL,
+    -- The name parts' spellings as `matching::PreparedIdentity::stored_spellings`
+    -- makes them (every transliteration and diacritic variant), so that a
+    -- duplicate check does not spell every candidate again. Empty: prepare
+    -- from the names.
+    spellings   text        NOT NULL DEFAULT ''
 );
 
 -- Document number -> holder, for the MVD result check ("IIN not already held
 -- by someone else").
 CREATE TABLE registry_documents (
     number_normalized text NOT NULL,
-    iin               text NOT NULL REFERENCES registry_persons (iin),
+    -- No foreign key: rows are written only with their person, in the same
+    -- transaction, and nothing is ever deleted; a per-row check would cost
+    -- the bulk import an index probe per document and key.
+    iin               text NOT NULL,
     PRIMARY KEY (number_normalized, iin)
 );
 
@@ -34,7 +42,7 @@ CREATE TABLE registry_documents (
 -- it covers the iin, so a candidate lookup is an index-only scan.
 CREATE TABLE registry_keys (
     key bigint NOT NULL,
-    iin text   NOT NULL REFERENCES registry_persons (iin),
+    iin text   NOT NULL,
     PRIMARY KEY (key, iin)
 );
 

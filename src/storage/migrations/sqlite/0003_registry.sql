@@ -12,18 +12,19 @@ CREATE TABLE registry_persons (
     citizenship TEXT,
     documents   TEXT    NOT NULL,
     source      TEXT    NOT NULL,
-    imported_at INTEGER NOT NULL
+    imported_at INTEGER NOT NULL,
+    spellings   TEXT    NOT NULL DEFAULT ''
 ) STRICT;
 
 CREATE TABLE registry_documents (
     number_normalized TEXT NOT NULL,
-    iin               TEXT NOT NULL REFERENCES registry_persons (iin),
+    iin               TEXT NOT NULL,
     PRIMARY KEY (number_normalized, iin)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE registry_keys (
     key INTEGER NOT NULL,
-    iin TEXT    NOT NULL REFERENCES registry_persons (iin),
+    iin TEXT    NOT NULL,
     PRIMARY KEY (key, iin)
 ) STRICT, WITHOUT ROWID;
 
