@@ -68,6 +68,11 @@ enum Command {
         #[command(subcommand)]
         command: IinCommand,
     },
+    /// The registry of IIN holders.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
     /// Duplicate detection: evaluate it on a seeded synthetic registry.
     Matching {
         #[command(subcommand)]
@@ -217,6 +222,24 @@ enum OutboxCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum RegistryCommand {
+    /// Import legacy registry exports (.xml persons/person or .csv with a
+    /// header row); idempotent and resumable.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// postgres://... or sqlite:PATH (overrides database.url).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Persons per transaction.
+        #[arg(long, value_name = "N", default_value_t = crate::registry::import::DEFAULT_BATCH)]
+        batch_size: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum IinCommand {
     /// Check IINs: length, digits and check digit.
     Validate {
@@ -245,6 +268,15 @@ pub fn run(cli: Cli) -> ExitCode {
             command: IinCommand::Validate { iins },
         } => validate_iins(&iins),
         Command::Matching { command } => matching(&command),
+        Command::Registry {
+            command:
+                RegistryCommand::Import {
+                    files,
+                    database,
+                    config,
+                    batch_size,
+                },
+        } => crate::registry::command::import(&files, database, config, batch_size),
         Command::Shep {
             command: ShepCommand::HashPassword,
         } => hash_password(),

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod http;
 pub mod matching;
 pub mod mvd_sim;
+pub mod registry;
 pub mod replay;
 pub mod service;
 pub mod storage;

@@ -11,8 +11,8 @@ use std::path::Path;
 pub use settings::{
     AccessClient, AccessSettings, CalendarSettings, CallbackSender, ClientName, Config,
     DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
-    LoggingSettings, MvdSettings, NormSettings, Role, ServerSettings, ShepRole, ShepSender,
-    ShepSettings, TlsSettings,
+    LoggingSettings, MatchingSettings, MvdSettings, NormSettings, Role, ServerSettings, ShepRole,
+    ShepSender, ShepSettings, TlsSettings,
 };
 
 /// The defaults shipped with the gateway.
@@ -142,6 +142,22 @@ mod tests {
         assert!(text.contains("server.listen"), "{text}");
         assert!(text.contains("database.url"), "{text}");
         assert!(text.contains("calendar.day_end"), "{text}");
+    }
+
+    #[test]
+    fn matching_thresholds_are_checked() {
+        let vars = vec![(
+            "IIN_GATEWAY__MATCHING__POSSIBLE_THRESHOLD".to_owned(),
+            "30.0".to_owned(),
+        )];
+        let err = load_from(None, vars).unwrap_err();
+        assert!(err.to_string().contains("possible_threshold"), "{err}");
+        let config = load_from(None, no_env()).unwrap();
+        assert!(config.matching.enabled);
+        assert_eq!(
+            config.matching.config,
+            crate::matching::MatchingConfig::default()
+        );
     }
 
     #[test]

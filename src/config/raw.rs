@@ -4,6 +4,7 @@ use serde::Deserialize;
 use time::macros::format_description;
 
 use super::settings::*;
+use crate::matching::MatchingConfig;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,6 +15,7 @@ pub(super) struct RawConfig {
     logging: RawLogging,
     calendar: RawCalendar,
     norms: RawNorms,
+    matching: RawMatching,
     shep: RawShep,
     mvd: RawMvd,
     tls: RawTls,
@@ -108,6 +110,7 @@ struct RawServer {
     max_in_flight: usize,
     client_rate_per_second: u32,
     client_burst: u32,
+    limit_by_address: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +146,16 @@ struct RawNorms {
     registration_and_transfer_minutes: u32,
     mvd_processing_minutes: u32,
     certificate_issue_minutes: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatching {
+    enabled: bool,
+    match_threshold: f64,
+    possible_threshold: f64,
+    max_candidates: usize,
+    key_secret: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,6 +361,18 @@ impl RawConfig {
                 "must be 1 to 10080 minutes",
             );
         }
+        let m = &self.matching;
+        let matching = MatchingConfig {
+            match_threshold: m.match_threshold,
+            possible_threshold: m.possible_threshold,
+            ..MatchingConfig::default()
+        };
+        p.check("matching", matching.validate());
+        p.require(
+            "matching.max_candidates",
+            (1..=10_000).contains(&m.max_candidates),
+            "must be between 1 and 10000",
+        );
 
         let shep = self.shep.check(&mut p);
         let tls = self.tls.check(&mut p);
@@ -375,6 +400,7 @@ impl RawConfig {
                 max_in_flight: self.server.max_in_flight,
                 client_rate_per_second: self.server.client_rate_per_second,
                 client_burst: self.server.client_burst,
+                limit_by_address: self.server.limit_by_address,
             },
             intake: self.intake,
             database: DatabaseSettings {
@@ -399,6 +425,12 @@ impl RawConfig {
                 registration_and_transfer: minutes(n.registration_and_transfer_minutes),
                 mvd_processing: minutes(n.mvd_processing_minutes),
                 certificate_issue: minutes(n.certificate_issue_minutes),
+            },
+            matching: MatchingSettings {
+                enabled: self.matching.enabled,
+                config: matching,
+                max_candidates: self.matching.max_candidates,
+                key_secret: self.matching.key_secret,
             },
             shep,
             tls,

@@ -13,6 +13,7 @@ pub struct Config {
     pub logging: LoggingSettings,
     pub calendar: CalendarSettings,
     pub norms: NormSettings,
+    pub matching: MatchingSettings,
     pub shep: ShepSettings,
     pub mvd: MvdSettings,
     pub tls: TlsSettings,
@@ -31,6 +32,8 @@ pub struct ServerSettings {
     /// 0: no per-client limit.
     pub client_rate_per_second: u32,
     pub client_burst: u32,
+    /// Count clients without a certificate by IP address.
+    pub limit_by_address: bool,
 }
 
 /// Limits on incoming documents; all are checked before any work is done.
@@ -80,6 +83,36 @@ pub struct NormSettings {
     pub certificate_issue: time::Duration,
 }
 
+/// The duplicate IIN check (`[matching]`). Only the thresholds are exposed:
+/// the m/u probabilities were tuned together on the evaluation and stay the
+/// built-in ones (`matching::MatchingConfig::default`).
+#[derive(Clone)]
+pub struct MatchingSettings {
+    pub enabled: bool,
+    pub config: crate::matching::MatchingConfig,
+    pub max_candidates: usize,
+    /// Secret of the blocking-key hashes; `Debug` hides it.
+    pub key_secret: String,
+}
+
+impl std::fmt::Debug for MatchingSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MatchingSettings")
+            .field("enabled", &self.enabled)
+            .field("match_threshold", &self.config.match_threshold)
+            .field("possible_threshold", &self.config.possible_threshold)
+            .field("max_candidates", &self.max_candidates)
+            .field(
+                "key_secret",
+                &if self.key_secret.is_empty() {
+                    "<built-in>"
+                } else {
+                    "<set>"
+                },
+            )
+            .finish()
+    }
+}
 /// The ШЭП front door: who may send, and how their documents are checked.
 #[derive(Debug, Clone)]
 pub struct ShepSettings {

@@ -46,9 +46,12 @@ impl Limits {
     }
 
     /// Lets a request of `client` in, or says why not. The permit is held
-    /// until the answer is written.
-    pub fn admit(&self, client: &str) -> Result<OwnedSemaphorePermit, Refusal> {
-        if self.rate > 0.0 {
+    /// until the answer is written. A request of no known client is only
+    /// capped with all the others.
+    pub fn admit(&self, client: Option<&str>) -> Result<OwnedSemaphorePermit, Refusal> {
+        if let Some(client) = client
+            && self.rate > 0.0
+        {
             self.take_token(client, Instant::now())?;
         }
         self.in_flight
@@ -123,10 +126,10 @@ mod tests {
     #[test]
     fn the_cap_on_requests_in_flight_answers_busy() {
         let limits = limits(2, 0, 1);
-        let first = limits.admit("a").unwrap();
-        let _second = limits.admit("b").unwrap();
-        assert_eq!(limits.admit("c").err(), Some(Refusal::Busy));
+        let first = limits.admit(Some("a")).unwrap();
+        let _second = limits.admit(None).unwrap();
+        assert_eq!(limits.admit(Some("c")).err(), Some(Refusal::Busy));
         drop(first);
-        assert!(limits.admit("c").is_ok());
+        assert!(limits.admit(None).is_ok());
     }
 }

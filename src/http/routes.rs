@@ -17,10 +17,10 @@ use super::response::into_response;
 /// Routes one request and logs it: method, route, status, code and time, and
 /// never anything from the body.
 /// The client of a connection: what it may do, and the key its requests
-/// are counted under.
+/// are counted under (none: not rate-limited, only capped with all others).
 pub struct Client {
     pub caller: Caller,
-    pub key: String,
+    pub key: Option<String>,
 }
 
 pub async fn handle(
@@ -33,7 +33,7 @@ pub async fn handle(
     let started = Instant::now();
     let method = request.method().clone();
     let caller = &client.caller;
-    let admitted = limits.admit(&client.key);
+    let admitted = limits.admit(client.key.as_deref());
     let (route, answer) = match admitted {
         Err(Refusal::TooManyRequests { retry_after }) => {
             ("limited", Answer::too_many_requests(retry_after))

@@ -117,6 +117,7 @@ impl Server {
                 access: self.access.clone(),
                 limits: self.limits.clone(),
                 peer_ip: peer.ip(),
+                limit_by_address: self.settings.limit_by_address,
                 http: http.clone(),
                 graceful: graceful.clone(),
                 timeout: self.settings.request_timeout,
@@ -179,6 +180,7 @@ struct Connection {
     access: Arc<AccessPolicy>,
     limits: Arc<Limits>,
     peer_ip: std::net::IpAddr,
+    limit_by_address: bool,
     http: http1::Builder,
     graceful: Arc<GracefulShutdown>,
     timeout: Duration,
@@ -189,11 +191,16 @@ impl Connection {
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     {
-        // Rates are counted per certificate where clients have one, per
-        // address otherwise.
+        // Rates are counted per certificate; per address only when asked,
+        // since many senders may share one address behind the bus.
+        let key = match &peer_identity {
+            Some(peer) => Some(peer.fingerprint.clone()),
+            None if self.limit_by_address => Some(self.peer_ip.to_string()),
+            None => None,
+        };
         let client = Arc::new(routes::Client {
             caller: self.access.caller(peer_identity.as_ref()),
-            key: peer_identity.map_or_else(|| self.peer_ip.to_string(), |peer| peer.fingerprint),
+            key,
         });
         let gateway = self.gateway;
         let limits = self.limits;

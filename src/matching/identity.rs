@@ -63,6 +63,25 @@ impl From<&Application> for Identity {
     }
 }
 
+impl From<&crate::domain::result::RegisteredIdentity> for Identity {
+    /// The identity the MVD registered with an IIN.
+    fn from(registered: &crate::domain::result::RegisteredIdentity) -> Identity {
+        Identity {
+            surname: written_forms(&registered.surname),
+            given_names: written_forms(&registered.given_names),
+            patronymic: registered
+                .patronymic
+                .as_ref()
+                .map(written_forms)
+                .unwrap_or_default(),
+            birth_date: registered.birth_date,
+            sex: Some(registered.sex),
+            citizenship: Some(registered.citizenship),
+            document_numbers: vec![registered.document_number.as_str().to_owned()],
+        }
+    }
+}
+
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identity")

@@ -42,4 +42,4 @@ pub use config::{Field, MatchingConfig, MatchingConfigError};
 pub use eval::{EvaluationReport, evaluate};
 pub use identity::Identity;
 pub use prepared::PreparedIdentity;
-pub use score::{Decision, FieldExplanation, Outcome, score, screen};
+pub use score::{Decision, FieldExplanation, Outcome, same_person, score, screen};

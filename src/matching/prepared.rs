@@ -9,6 +9,7 @@ use time::Date;
 use super::identity::Identity;
 use super::normalize::{self, Source, Spelling};
 use super::phonetic::skeleton;
+use super::translit::Scheme;
 use crate::domain::application::Sex;
 use crate::domain::country::CountryCode;
 
@@ -102,6 +103,14 @@ impl PreparedName {
         self.forms.is_empty()
     }
 
+    /// From spellings made earlier (see [`PreparedIdentity::stored_spellings`]):
+    /// only the token orders and skeletons are computed.
+    fn from_spellings(spellings: Vec<Spelling>) -> PreparedName {
+        PreparedName {
+            forms: spellings.into_iter().map(Form::new).collect(),
+        }
+    }
+
     /// The skeletons of every spelling in written and sorted token order,
     /// without repeats: what blocking keys are built from.
     pub fn skeletons(&self) -> Vec<String> {
@@ -155,6 +164,95 @@ impl PreparedIdentity {
     }
 }
 
+/// Version tag of [`PreparedIdentity::stored_spellings`].
+const STORED_V1: &str = "v1";
+
+fn source_code(source: Source) -> String {
+    match source {
+        Source::Latin => "L".to_owned(),
+        Source::LatinWrittenOut => "W".to_owned(),
+        Source::LatinContracted => "C".to_owned(),
+        Source::Translit(scheme) => {
+            let i = Scheme::ALL.iter().position(|s| *s == scheme).unwrap_or(0);
+            format!("T{i}")
+        }
+    }
+}
+
+fn parse_source(code: &str) -> Option<Source> {
+    Some(match code {
+        "L" => Source::Latin,
+        "W" => Source::LatinWrittenOut,
+        "C" => Source::LatinContracted,
+        _ => Source::Translit(*Scheme::ALL.get(code.strip_prefix('T')?.parse::<usize>().ok()?)?),
+    })
+}
+
+impl PreparedIdentity {
+    /// The spellings of the name parts as one compact string, for a store to
+    /// keep beside the person: making spellings (transliteration by every
+    /// scheme, diacritic variants) is most of the cost of preparing a
+    /// registry person, and it does not change between checks.
+    ///
+    /// `v1` then one line per part (surname, given names, patronymic), each
+    /// `source:TOKEN TOKEN` forms separated by `;`. Tokens are A-Z only.
+    pub fn stored_spellings(&self) -> String {
+        let mut out = String::from(STORED_V1);
+        for part in [&self.surname, &self.given_names, &self.patronymic] {
+            out.push('\n');
+            let forms: Vec<String> = part
+                .forms
+                .iter()
+                .map(|f| format!("{}:{}", source_code(f.source), f.tokens.join(" ")))
+                .collect();
+            out.push_str(&forms.join(";"));
+        }
+        out
+    }
+
+    /// Rebuilds a prepared identity from [`Self::stored_spellings`] and the
+    /// other fields of `identity` (whose names are not read). `None` when
+    /// the string is not in a known format: prepare from the names then.
+    pub fn from_stored_spellings(stored: &str, identity: &Identity) -> Option<PreparedIdentity> {
+        let mut lines = stored.split('\n');
+        if lines.next()? != STORED_V1 {
+            return None;
+        }
+        let mut part = || -> Option<PreparedName> {
+            let line = lines.next()?;
+            let mut spellings = Vec::new();
+            for form in line.split(';').filter(|f| !f.is_empty()) {
+                let (code, tokens) = form.split_once(':')?;
+                let tokens: Vec<String> = tokens.split(' ').map(str::to_owned).collect();
+                if tokens
+                    .iter()
+                    .any(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_uppercase()))
+                {
+                    return None;
+                }
+                spellings.push(Spelling {
+                    tokens,
+                    source: parse_source(code)?,
+                });
+            }
+            Some(PreparedName::from_spellings(spellings))
+        };
+        let surname = part()?;
+        let given_names = part()?;
+        let patronymic = part()?;
+        let mut prepared = PreparedIdentity::new(&Identity {
+            surname: Vec::new(),
+            given_names: Vec::new(),
+            patronymic: Vec::new(),
+            ..identity.clone()
+        });
+        prepared.surname = surname;
+        prepared.given_names = given_names;
+        prepared.patronymic = patronymic;
+        Some(prepared)
+    }
+}
+
 impl From<&Identity> for PreparedIdentity {
     fn from(identity: &Identity) -> PreparedIdentity {
         PreparedIdentity::new(identity)
@@ -181,6 +279,30 @@ mod tests {
         assert_eq!(orders(&repeated), ["AA"]);
         let many: Vec<String> = ["E", "D", "C", "B", "A"].map(String::from).to_vec();
         assert_eq!(orders(&many), ["EDCBA", "ABCDE"]);
+    }
+
+    #[test]
+    fn stored_spellings_prepare_the_same_identity() {
+        let identity = Identity {
+            surname: vec!["ÖZTÜRK".into(), "ЧЖАН".into()],
+            given_names: vec!["XIAO MING".into()],
+            patronymic: vec![],
+            birth_date: time::macros::date!(1990 - 07 - 04),
+            sex: Some(Sex::Male),
+            citizenship: CountryCode::parse("CHN").ok(),
+            document_numbers: vec!["E 1234-5678".into()],
+        };
+        let direct = PreparedIdentity::new(&identity);
+        let stored = direct.stored_spellings();
+        let again = PreparedIdentity::from_stored_spellings(&stored, &identity).unwrap();
+        assert_eq!(again.stored_spellings(), stored);
+        assert_eq!(again.documents, direct.documents);
+        let config = crate::matching::MatchingConfig::default();
+        let a = crate::matching::score(&direct, &direct, &config);
+        let b = crate::matching::score(&direct, &again, &config);
+        assert_eq!(a, b);
+        assert!(PreparedIdentity::from_stored_spellings("v0\n\n\n", &identity).is_none());
+        assert!(PreparedIdentity::from_stored_spellings("v1\nL:zhang\n\n", &identity).is_none());
     }
 
     #[test]

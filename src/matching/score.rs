@@ -187,6 +187,26 @@ pub fn outcome(score: f64, config: &MatchingConfig) -> Outcome {
     }
 }
 
+/// Whether the identity the MVD registered with an IIN is the applicant's:
+/// the engine's MATCH, registered with the document presented (its number
+/// normalised: the certificate names it). Another transliteration or
+/// written-out diacritics of the same name is the same person; a POSSIBLE
+/// is not certain enough to issue a certificate on, nor is the same person
+/// registered with another document (the result becomes IDENTITY_MISMATCH).
+pub fn same_person(
+    application: &crate::domain::application::Application,
+    registered: &crate::domain::result::RegisteredIdentity,
+    config: &MatchingConfig,
+) -> bool {
+    let applicant = PreparedIdentity::new(&super::Identity::from(application));
+    let registered = PreparedIdentity::new(&super::Identity::from(registered));
+    applicant
+        .documents
+        .iter()
+        .any(|d| registered.documents.contains(d))
+        && score(&applicant, &registered, config).outcome == Outcome::Match
+}
+
 /// Scores an applicant against every candidate from blocking and returns the
 /// MATCH and POSSIBLE decisions, best first. The first, if any, decides the
 /// application: a MATCH refuses it with that person's IIN; POSSIBLE ones go

@@ -115,6 +115,19 @@ impl Answer {
         }
     }
 
+    /// The registry already holds the applicant (contract section 4).
+    pub fn iin_already_registered(message_id: String, existing_iin: String) -> Answer {
+        let code = "IIN_ALREADY_REGISTERED";
+        Answer::error(
+            409,
+            code,
+            ErrorNotice {
+                existing_iin: Some(existing_iin),
+                ..notice(code, Some(message_id), None, None)
+            },
+        )
+    }
+
     /// The caller is known but may not do this.
     pub fn forbidden(message_id: Option<String>, detail: &str) -> Answer {
         let code = "FORBIDDEN";

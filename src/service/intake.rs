@@ -17,6 +17,7 @@ use crate::domain::intake::{Assessment, Refusal, assess};
 use crate::domain::lifecycle::State;
 use crate::storage::{ContentHash, NewAnswer, NewApplication, Recorded, StoredAnswer, Transition};
 
+use super::screening::Screening;
 use super::time_format::{instant, local_date};
 use super::wire_to_domain::application_from_wire;
 use super::{Answer, Gateway};
@@ -66,9 +67,27 @@ impl Gateway {
         }
 
         let number = ApplicationNumber::generate(today, random_u64());
-        let (answer, new_application) = match assess(&application, today) {
-            Assessment::Accept => self.accept(&application, &number, now),
-            Assessment::Refuse(refusal) => self.refuse(&application, &number, now, &refusal),
+        let (answer, new_application, screening) = match assess(&application, today) {
+            // The duplicate check is a read, done before the write; what it
+            // found is stored with the answer.
+            Assessment::Accept => match self.screen(&application).await {
+                Ok(Screening::Clear(candidates)) => {
+                    let (answer, new) = self.accept(&application, &number, now);
+                    (answer, Some(new), candidates)
+                }
+                // Stored as an answer without an application, so a repeat
+                // replays it and a reuse of the message id is a conflict.
+                Ok(Screening::Registered(best)) => (
+                    Answer::iin_already_registered(message_id.clone(), best.iin.clone()),
+                    None,
+                    vec![best],
+                ),
+                Err(e) => return Answer::store_failure(&e),
+            },
+            Assessment::Refuse(refusal) => {
+                let (answer, new) = self.refuse(&application, &number, now, &refusal);
+                (answer, Some(new), Vec::new())
+            }
         };
         let new_answer = NewAnswer {
             sender_id,
@@ -77,7 +96,8 @@ impl Gateway {
             status: answer.status,
             body: answer.body.clone(),
             answered_at: now,
-            application: Some(new_application),
+            application: new_application,
+            screening,
         };
         // No read before the write: recording finds an earlier answer to the
         // same message (a repeat, or a concurrent twin that won the race) in

@@ -10,6 +10,7 @@ mod intake;
 mod mvd;
 pub mod notices;
 mod operations;
+mod screening;
 mod senders;
 mod shep_async;
 mod shep_sync;
@@ -19,10 +20,11 @@ pub mod wire_to_domain;
 
 use std::sync::Arc;
 
-use crate::config::{CalendarSettings, Config, IntakeSettings, MvdSettings};
+use crate::config::{CalendarSettings, Config, IntakeSettings, MatchingSettings, MvdSettings};
 use crate::domain::deadline::{
     DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
 };
+use crate::registry::KeyHasher;
 use crate::storage::Store;
 use crate::storage::group_commit::GroupCommit;
 use crate::telemetry::Metrics;
@@ -41,6 +43,8 @@ pub struct Gateway {
     calendar: WorkingCalendar,
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
+    matching: MatchingSettings,
+    key_hasher: KeyHasher,
     senders: SenderRegistry,
     shep_max_data_bytes: usize,
     mvd: MvdSettings,
@@ -101,6 +105,8 @@ impl Gateway {
             calendar,
             clock,
             metrics,
+            matching: config.matching.clone(),
+            key_hasher: KeyHasher::new(&config.matching.key_secret),
             senders: SenderRegistry::new(&config.shep.senders),
             shep_max_data_bytes: config.shep.max_data_bytes,
             mvd: config.mvd.clone(),

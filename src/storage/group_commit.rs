@@ -304,6 +304,39 @@ mod tests {
         ) -> Result<Vec<crate::storage::DueStep>, StoreError> {
             Ok(Vec::new())
         }
+        async fn upsert_registry_persons(
+            &self,
+            _: &[crate::storage::NewRegistryPerson],
+            _: Option<&crate::storage::ImportMark>,
+        ) -> Result<crate::storage::ImportCounts, StoreError> {
+            Ok(Default::default())
+        }
+        async fn import_mark(
+            &self,
+            _: &str,
+        ) -> Result<Option<crate::storage::ImportMark>, StoreError> {
+            Ok(None)
+        }
+        async fn registry_candidates(
+            &self,
+            _: &[crate::storage::KeyHash],
+            _: usize,
+        ) -> Result<Vec<crate::storage::RegistryPerson>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn duplicate_candidates(
+            &self,
+            _: &str,
+        ) -> Result<Vec<crate::storage::DuplicateCandidate>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn screening(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<Vec<crate::storage::DuplicateCandidate>, StoreError> {
+            Ok(Vec::new())
+        }
     }
 
     fn answer(message_id: &str) -> NewAnswer {
@@ -315,6 +348,7 @@ mod tests {
             body: Vec::new(),
             answered_at: OffsetDateTime::UNIX_EPOCH,
             application: None,
+            screening: Vec::new(),
         }
     }
 

@@ -21,6 +21,10 @@ pub(super) const POSTGRES: &[Migration] = &[
         sql: include_str!("migrations/postgres/0002_mvd.sql"),
     },
     Migration {
+        version: 3,
+        sql: include_str!("migrations/postgres/0003_registry.sql"),
+    },
+    Migration {
         version: 4,
         sql: include_str!("migrations/postgres/0004_delivery.sql"),
     },
@@ -34,6 +38,10 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration {
         version: 2,
         sql: include_str!("migrations/sqlite/0002_mvd.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/sqlite/0003_registry.sql"),
     },
     Migration {
         version: 4,

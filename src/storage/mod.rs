@@ -23,6 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::domain::application::Sex;
 use crate::domain::lifecycle::State;
 
 pub use delivery::{
@@ -55,6 +56,11 @@ pub struct NewAnswer {
     /// `Some` when the answer accepts (or refuses) an application that must be
     /// kept as a result of the service.
     pub application: Option<NewApplication>,
+    /// The registry persons the applicant was screened to (issue 4), best
+    /// first: the MATCH a 409 IIN_ALREADY_REGISTERED names, or the POSSIBLE
+    /// duplicates passed to the MVD with an accepted application. Stored in
+    /// the same transaction, so every decision keeps its reasons.
+    pub screening: Vec<DuplicateCandidate>,
 }
 
 /// An application as first stored, with the transitions that brought it to
@@ -239,6 +245,44 @@ pub trait Store: Send + Sync + 'static {
         callback_senders: &[String],
         limit: usize,
     ) -> Result<Vec<DueStep>, StoreError>;
+
+    // --- Registry of IIN holders (issue 4) ---
+
+    /// Adds the persons of the batch to the registry, with their documents
+    /// and blocking keys, in one transaction; a person whose IIN is already
+    /// there is left as it is (the registry is append-only: re-importing
+    /// never changes or doubles a row). `mark`, when given, records in the
+    /// same transaction how far the import file is committed.
+    async fn upsert_registry_persons(
+        &self,
+        batch: &[NewRegistryPerson],
+        mark: Option<&ImportMark>,
+    ) -> Result<ImportCounts, StoreError>;
+
+    /// How far an import of this file was committed, if it was begun.
+    async fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError>;
+
+    /// The registry persons sharing any of the blocking keys, most shared
+    /// keys first, at most `limit`: one lookup of the key index.
+    async fn registry_candidates(
+        &self,
+        keys: &[KeyHash],
+        limit: usize,
+    ) -> Result<Vec<RegistryPerson>, StoreError>;
+
+    /// The duplicate candidates an application was stored with, best first.
+    async fn duplicate_candidates(
+        &self,
+        application_number: &str,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError>;
+
+    /// The screening recorded with the answer to a message (for a 409
+    /// IIN_ALREADY_REGISTERED: the MATCH and its reasons), best first.
+    async fn screening(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://...` / `postgresql://...`
@@ -336,4 +380,144 @@ impl NewAnswer {
             body: self.body.clone(),
         }
     }
+}
+
+/// A blocking key as stored: a keyed 64-bit hash of a
+/// `matching::BlockingKey` (see `registry::keys`). Only equality is asked of
+/// it; a rare collision only adds a candidate that scoring then rejects.
+pub type KeyHash = i64;
+
+/// A person who holds an IIN, as the registry keeps them. Names are every
+/// written form of each part; documents are normalised numbers.
+///
+/// Personal data: `Debug` shows none of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryPerson {
+    pub iin: String,
+    pub surname: Vec<String>,
+    pub given_names: Vec<String>,
+    pub patronymic: Vec<String>,
+    pub birth_date: time::Date,
+    pub sex: Option<Sex>,
+    /// ISO 3166-1 alpha-3.
+    pub citizenship: Option<String>,
+    pub documents: Vec<String>,
+    /// `import:<file name>` or `gateway`.
+    pub source: String,
+    /// The name parts' spellings as `PreparedIdentity::stored_spellings`
+    /// makes them; empty when not made (scoring then spells the names).
+    pub spellings: String,
+}
+
+impl std::fmt::Debug for RegistryPerson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryPerson")
+            .field("iin", &"<redacted>")
+            .field("documents", &self.documents.len())
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A person to add to the registry, with the hashes of its blocking keys.
+#[derive(Debug, Clone)]
+pub struct NewRegistryPerson {
+    pub person: RegistryPerson,
+    pub keys: Vec<KeyHash>,
+}
+
+/// What adding a batch to the registry did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub inserted: u64,
+    /// IINs that were already in the registry (or twice in the batch).
+    pub already_present: u64,
+}
+
+impl std::ops::AddAssign for ImportCounts {
+    fn add_assign(&mut self, other: ImportCounts) {
+        self.inserted += other.inserted;
+        self.already_present += other.already_present;
+    }
+}
+
+/// How far an import file is committed: everything before `byte` (the
+/// first byte of `line`) is in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportMark {
+    /// The file's identity: path, size and modification time.
+    pub file: String,
+    pub line: u64,
+    pub byte: u64,
+}
+
+/// A registry person an application was screened to (MATCH or POSSIBLE),
+/// with the decision that says why. `explanation` is the decision as JSON:
+/// personal data, for the MVD operator, never for logs.
+#[derive(Clone, PartialEq)]
+pub struct DuplicateCandidate {
+    pub iin: String,
+    pub score: f64,
+    /// `MATCH` or `POSSIBLE`.
+    pub outcome: String,
+    pub explanation: String,
+}
+
+impl std::fmt::Debug for DuplicateCandidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuplicateCandidate")
+            .field("score", &self.score)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sex as stored: `M`, `F` or NULL.
+fn sex_code(sex: Option<Sex>) -> Option<&'static str> {
+    sex.map(|s| match s {
+        Sex::Male => "M",
+        Sex::Female => "F",
+    })
+}
+
+fn parse_sex(code: Option<&str>) -> Result<Option<Sex>, StoreError> {
+    match code {
+        None => Ok(None),
+        Some("M") => Ok(Some(Sex::Male)),
+        Some("F") => Ok(Some(Sex::Female)),
+        Some(_) => Err(StoreError::Corrupt(
+            "unknown sex code in the registry".into(),
+        )),
+    }
+}
+
+/// A list of strings as stored in one text column.
+fn json_list(values: &[String]) -> String {
+    serde_json::to_string(values).expect("a list of strings always serializes")
+}
+
+fn parse_json_list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|_| StoreError::Corrupt("a registry list column is not a JSON array".into()))
+}
+
+/// The first occurrence of each IIN of a batch, and the distinct key hashes
+/// and documents of each, so no insert of a batch can meet itself.
+fn distinct_persons(
+    batch: &[NewRegistryPerson],
+) -> Vec<(&NewRegistryPerson, Vec<KeyHash>, Vec<&str>)> {
+    let mut seen = std::collections::HashSet::new();
+    batch
+        .iter()
+        .filter(|p| seen.insert(p.person.iin.as_str()))
+        .map(|p| {
+            let mut keys = p.keys.clone();
+            keys.sort_unstable();
+            keys.dedup();
+            let mut documents: Vec<&str> = p.person.documents.iter().map(String::as_str).collect();
+            documents.sort_unstable();
+            documents.dedup();
+            (p, keys, documents)
+        })
+        .collect()
 }

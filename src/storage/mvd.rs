@@ -85,6 +85,10 @@ pub struct Completion {
     pub warnings: Vec<String>,
     /// `due_at` of the final transition (the certificate's issue).
     pub due_at: Option<OffsetDateTime>,
+    /// For a formed IIN, the holder's registry row (issue 4), added in the
+    /// same transaction: an IIN already in the registry (imported from the
+    /// legacy registry) is `IinHeldByAnother`.
+    pub registry: Option<super::NewRegistryPerson>,
 }
 
 /// What recording a result found. Only `Recorded` wrote anything.

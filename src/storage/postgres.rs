@@ -21,8 +21,10 @@ use tokio_postgres::error::SqlState;
 
 use super::migrations::{self, POSTGRES};
 use super::{
-    ApplicationRecord, NewAnswer, Recorded, Store, StoreError, StoreOptions, StoredAnswer,
-    Transition, check_batch, current, parse_state, stored_answer,
+    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
+    NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoreOptions, StoredAnswer,
+    Transition, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
+    parse_state, sex_code, stored_answer,
 };
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
@@ -71,6 +73,16 @@ new_transitions AS (
     FROM unnest($15::text[], $16::int4[], $17::text[], $18::timestamptz[], $19::timestamptz[])
         AS t(application_number, seq, state, at, due_at)
     JOIN new_applications n ON n.number = t.application_number
+),
+new_candidates AS (
+    INSERT INTO duplicate_candidates
+        (sender_id, message_id, rank, application_number, iin, score, outcome, explanation)
+    SELECT c.sender_id, c.message_id, c.rank, c.application_number, c.iin, c.score, c.outcome,
+           c.explanation
+    FROM unnest($21::text[], $22::text[], $23::int4[], $24::text[], $25::text[],
+                $26::float8[], $27::text[], $28::text[])
+        AS c(sender_id, message_id, rank, application_number, iin, score, outcome, explanation)
+    JOIN inserted i ON i.sender_id = c.sender_id AND i.message_id = c.message_id
 )
 SELECT sender_id, message_id FROM inserted";
 
@@ -193,6 +205,7 @@ impl PgStore {
 
         let mut apps = Applications::default();
         let mut steps = Transitions::default();
+        let mut candidates = Candidates::default();
         for answer in items {
             let Some(app) = &answer.application else {
                 continue;
@@ -212,6 +225,20 @@ impl PgStore {
                 steps.state.push(step.state.as_str());
                 steps.at.push(step.at);
                 steps.due.push(step.due_at);
+            }
+        }
+        for answer in items {
+            for (rank, c) in (1..).zip(&answer.screening) {
+                candidates.sender.push(&answer.sender_id);
+                candidates.message.push(&answer.message_id);
+                candidates.rank.push(rank);
+                candidates
+                    .number
+                    .push(answer.application.as_ref().map(|app| app.number.as_str()));
+                candidates.iin.push(&c.iin);
+                candidates.score.push(c.score);
+                candidates.outcome.push(&c.outcome);
+                candidates.explanation.push(&c.explanation);
             }
         }
 
@@ -240,6 +267,14 @@ impl PgStore {
                     &steps.at,
                     &steps.due,
                     &apps.transitions,
+                    &candidates.sender,
+                    &candidates.message,
+                    &candidates.rank,
+                    &candidates.number,
+                    &candidates.iin,
+                    &candidates.score,
+                    &candidates.outcome,
+                    &candidates.explanation,
                 ],
             )
             .await?;
@@ -298,6 +333,19 @@ struct Transitions<'a> {
     state: Vec<&'static str>,
     at: Vec<OffsetDateTime>,
     due: Vec<Option<OffsetDateTime>>,
+}
+
+/// Column arrays of the duplicate candidates of a batch.
+#[derive(Default)]
+struct Candidates<'a> {
+    sender: Vec<&'a str>,
+    message: Vec<&'a str>,
+    rank: Vec<i32>,
+    number: Vec<Option<&'a str>>,
+    iin: Vec<&'a str>,
+    score: Vec<f64>,
+    outcome: Vec<&'a str>,
+    explanation: Vec<&'a str>,
 }
 
 /// Which items of a batch are written and in what order.
@@ -565,6 +613,258 @@ impl Store for PgStore {
     ) -> Result<Vec<DueStep>, StoreError> {
         self.pg_report_breaches(now, callback_senders, limit).await
     }
+
+    async fn upsert_registry_persons(
+        &self,
+        batch: &[NewRegistryPerson],
+        mark: Option<&ImportMark>,
+    ) -> Result<ImportCounts, StoreError> {
+        let mut client = self.client().await?;
+        let mut attempt = 0;
+        loop {
+            match write_registry(&mut client, batch, mark).await {
+                Ok(counts) => return Ok(counts),
+                Err(e) if is_transient(&e) && attempt < RETRIES => attempt += 1,
+                Err(e) => return Err(pg_error(e)),
+            }
+        }
+    }
+
+    async fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT committed_line, committed_byte FROM registry_imports WHERE file = $1",
+                &[&file],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(row.map(|row| ImportMark {
+            file: file.to_owned(),
+            line: row.get::<_, i64>(0) as u64,
+            byte: row.get::<_, i64>(1) as u64,
+        }))
+    }
+
+    async fn registry_candidates(
+        &self,
+        keys: &[KeyHash],
+        limit: usize,
+    ) -> Result<Vec<RegistryPerson>, StoreError> {
+        if keys.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let statement = client.prepare_cached(CANDIDATES).await.map_err(pg_error)?;
+        let rows = client
+            .query(&statement, &[&keys, &(limit as i64)])
+            .await
+            .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(RegistryPerson {
+                    iin: row.get(0),
+                    surname: parse_json_list(row.get(1))?,
+                    given_names: parse_json_list(row.get(2))?,
+                    patronymic: parse_json_list(row.get(3))?,
+                    birth_date: row.get(4),
+                    sex: parse_sex(row.get(5))?,
+                    citizenship: row.get(6),
+                    documents: parse_json_list(row.get(7))?,
+                    source: row.get(8),
+                    spellings: row.get(9),
+                })
+            })
+            .collect()
+    }
+
+    async fn duplicate_candidates(
+        &self,
+        application_number: &str,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError> {
+        self.read_candidates(
+            "SELECT iin, score, outcome, explanation FROM duplicate_candidates
+             WHERE application_number = $1 ORDER BY rank",
+            &[&application_number],
+        )
+        .await
+    }
+
+    async fn screening(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError> {
+        self.read_candidates(
+            "SELECT iin, score, outcome, explanation FROM duplicate_candidates
+             WHERE sender_id = $1 AND message_id = $2 ORDER BY rank",
+            &[&sender_id, &message_id],
+        )
+        .await
+    }
+}
+
+impl PgStore {
+    async fn read_candidates(
+        &self,
+        sql: &str,
+        args: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<DuplicateCandidate>, StoreError> {
+        let client = self.client().await?;
+        let rows = client.query(sql, args).await.map_err(pg_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| DuplicateCandidate {
+                iin: row.get(0),
+                score: row.get(1),
+                outcome: row.get(2),
+                explanation: row.get(3),
+            })
+            .collect())
+    }
+}
+
+/// The persons sharing any key, most shared keys first. The inner query reads
+/// only the `registry_keys` primary key (an index-only scan per key); the
+/// persons are then fetched by primary key.
+pub const CANDIDATES: &str = "
+WITH hits AS (
+    SELECT iin, count(*) AS shared
+    FROM registry_keys
+    WHERE key = ANY($1::int8[])
+    GROUP BY iin
+    ORDER BY shared DESC, iin
+    LIMIT $2
+)
+SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,
+       p.documents, p.source, p.spellings
+FROM hits JOIN registry_persons p ON p.iin = hits.iin
+ORDER BY hits.shared DESC, p.iin";
+
+/// One import batch in one transaction: the persons, their keys and
+/// documents, and the import mark.
+///
+/// `synchronous_commit` is off for this transaction only: a commit returns
+/// before its WAL reaches the disk, so a server crash may lose the last
+/// batches. That is safe here and nowhere else: the import is idempotent
+/// (persons already present are skipped) and resumable (the mark is written
+/// in the batch's own transaction, so a lost batch loses its mark too, and
+/// the next run starts again before it). Nothing is acknowledged to anyone
+/// on the strength of an import commit.
+async fn write_registry(
+    client: &mut deadpool_postgres::Client,
+    batch: &[NewRegistryPerson],
+    mark: Option<&ImportMark>,
+) -> Result<ImportCounts, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    let counts = insert_registry_persons(&tx, batch).await?;
+    if let Some(mark) = mark {
+        tx.execute(
+            "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
+             VALUES ($1, $2, $3, now())
+             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
+                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+            &[&mark.file, &(mark.line as i64), &(mark.byte as i64)],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(counts)
+}
+
+/// Adds the persons of a batch that are new, by one `unnest` insert; their
+/// keys and documents by binary COPY (no conflict is possible: their IIN was
+/// not in the registry before this transaction). Within the caller's
+/// transaction: the import's, or the one recording an MVD result.
+pub(super) async fn insert_registry_persons(
+    tx: &deadpool_postgres::Transaction<'_>,
+    batch: &[NewRegistryPerson],
+) -> Result<ImportCounts, tokio_postgres::Error> {
+    use tokio_postgres::binary_copy::BinaryCopyInWriter;
+    use tokio_postgres::types::Type;
+
+    let distinct = distinct_persons(batch);
+    let mut counts = ImportCounts {
+        already_present: (batch.len() - distinct.len()) as u64,
+        ..ImportCounts::default()
+    };
+    let persons: Vec<&RegistryPerson> = distinct.iter().map(|(p, ..)| &p.person).collect();
+    let iins: Vec<&str> = persons.iter().map(|p| p.iin.as_str()).collect();
+    let surnames: Vec<String> = persons.iter().map(|p| json_list(&p.surname)).collect();
+    let givens: Vec<String> = persons.iter().map(|p| json_list(&p.given_names)).collect();
+    let patronymics: Vec<String> = persons.iter().map(|p| json_list(&p.patronymic)).collect();
+    let births: Vec<time::Date> = persons.iter().map(|p| p.birth_date).collect();
+    let sexes: Vec<Option<&str>> = persons.iter().map(|p| sex_code(p.sex)).collect();
+    let citizenships: Vec<Option<&str>> =
+        persons.iter().map(|p| p.citizenship.as_deref()).collect();
+    let documents: Vec<String> = persons.iter().map(|p| json_list(&p.documents)).collect();
+    let sources: Vec<&str> = persons.iter().map(|p| p.source.as_str()).collect();
+    let spellings: Vec<&str> = persons.iter().map(|p| p.spellings.as_str()).collect();
+
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO registry_persons
+                (iin, surname, given_names, patronymic, birth_date, sex, citizenship, documents,
+                 source, spellings, imported_at)
+             SELECT p.*, now()
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[],
+                         $7::text[], $8::text[], $9::text[], $10::text[]) AS p
+             ON CONFLICT (iin) DO NOTHING
+             RETURNING iin",
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &statement,
+            &[
+                &iins,
+                &surnames,
+                &givens,
+                &patronymics,
+                &births,
+                &sexes,
+                &citizenships,
+                &documents,
+                &sources,
+                &spellings,
+            ],
+        )
+        .await?;
+    let inserted: HashSet<String> = rows.iter().map(|row| row.get(0)).collect();
+    counts.inserted = inserted.len() as u64;
+    counts.already_present += (distinct.len() - inserted.len()) as u64;
+
+    if !inserted.is_empty() {
+        let sink = tx
+            .copy_in("COPY registry_keys (key, iin) FROM STDIN (FORMAT binary)")
+            .await?;
+        let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &[Type::INT8, Type::TEXT]));
+        for (p, keys, _) in distinct
+            .iter()
+            .filter(|(p, ..)| inserted.contains(&p.person.iin))
+        {
+            for key in keys {
+                writer.as_mut().write(&[key, &p.person.iin]).await?;
+            }
+        }
+        writer.finish().await?;
+        let sink = tx
+            .copy_in("COPY registry_documents (number_normalized, iin) FROM STDIN (FORMAT binary)")
+            .await?;
+        let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT]));
+        for (p, _, documents) in distinct
+            .iter()
+            .filter(|(p, ..)| inserted.contains(&p.person.iin))
+        {
+            for document in documents {
+                writer.as_mut().write(&[document, &p.person.iin]).await?;
+            }
+        }
+        writer.finish().await?;
+    }
+    Ok(counts)
 }
 
 /// Whether a schema name can be put in `search_path` without quoting.

@@ -254,6 +254,15 @@ impl PgStore {
                 return Ok(Completed::IinHeldByAnother);
             }
         }
+        if let Some(person) = &completion.registry {
+            let added = super::postgres::insert_registry_persons(&tx, std::slice::from_ref(person))
+                .await
+                .map_err(pg_error)?;
+            if added.inserted == 0 {
+                // The legacy registry gives this IIN to someone: rolled back.
+                return Ok(Completed::IinHeldByAnother);
+            }
+        }
         let warnings = join_warnings(&completion.warnings);
         let record = tx.prepare_cached(RECORD_RESULT).await.map_err(pg_error)?;
         tx.execute(

@@ -20,8 +20,10 @@ use crate::domain::lifecycle::State;
 
 use super::migrations::{self, SQLITE};
 use super::{
-    ApplicationRecord, NewAnswer, Recorded, Store, StoreError, StoredAnswer, Transition,
-    check_batch, current, parse_state, stored_answer,
+    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
+    NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer, Transition,
+    check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex, parse_state,
+    sex_code, stored_answer,
 };
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
@@ -49,6 +51,11 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 const INSERT_TRANSITION: &str = "
 INSERT INTO transitions (application_number, seq, state, at, due_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+const INSERT_CANDIDATE: &str = "
+INSERT INTO duplicate_candidates
+    (sender_id, message_id, rank, application_number, iin, score, outcome, explanation)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 const FIND_ANSWER: &str = "
 SELECT content_hash, status, body FROM answers WHERE sender_id = ?1 AND message_id = ?2";
@@ -162,6 +169,7 @@ fn write_batch(conn: &mut Connection, batch: &[NewAnswer]) -> Result<Vec<Recorde
         let mut find_answer = tx.prepare_cached(FIND_ANSWER).map_err(sql_error)?;
         let mut insert_application = tx.prepare_cached(INSERT_APPLICATION).map_err(sql_error)?;
         let mut insert_transition = tx.prepare_cached(INSERT_TRANSITION).map_err(sql_error)?;
+        let mut insert_candidate = tx.prepare_cached(INSERT_CANDIDATE).map_err(sql_error)?;
         for answer in batch {
             let inserted = insert_answer
                 .execute(params![
@@ -208,6 +216,20 @@ fn write_batch(conn: &mut Connection, batch: &[NewAnswer]) -> Result<Vec<Recorde
                         ])
                         .map_err(sql_error)?;
                 }
+            }
+            for (rank, c) in (1_i64..).zip(&answer.screening) {
+                insert_candidate
+                    .execute(params![
+                        answer.sender_id,
+                        answer.message_id,
+                        rank,
+                        answer.application.as_ref().map(|app| &app.number),
+                        c.iin,
+                        c.score,
+                        c.outcome,
+                        c.explanation
+                    ])
+                    .map_err(sql_error)?;
             }
             results.push(Recorded::Stored);
         }
@@ -454,6 +476,273 @@ impl Store for SqliteStore {
         self.sqlite_report_breaches(now, callback_senders, limit)
             .await
     }
+
+    async fn upsert_registry_persons(
+        &self,
+        batch: &[NewRegistryPerson],
+        mark: Option<&ImportMark>,
+    ) -> Result<ImportCounts, StoreError> {
+        let batch = batch.to_vec();
+        let mark = mark.cloned();
+        let writer = Arc::clone(&self.writer);
+        blocking(move || write_registry(&mut lock(&writer), &batch, mark.as_ref())).await
+    }
+
+    async fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError> {
+        let file = file.to_owned();
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            conn.prepare_cached(
+                "SELECT committed_line, committed_byte FROM registry_imports WHERE file = ?1",
+            )
+            .map_err(sql_error)?
+            .query_row([&file], |row| {
+                Ok(ImportMark {
+                    file: file.clone(),
+                    line: row.get::<_, i64>(0)? as u64,
+                    byte: row.get::<_, i64>(1)? as u64,
+                })
+            })
+            .optional()
+            .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn registry_candidates(
+        &self,
+        keys: &[KeyHash],
+        limit: usize,
+    ) -> Result<Vec<RegistryPerson>, StoreError> {
+        if keys.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let keys = serde_json::to_string(keys).expect("integers serialize");
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            let mut statement = conn.prepare_cached(CANDIDATES).map_err(sql_error)?;
+            let rows = statement
+                .query_map(params![keys, limit as i64], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                        row.get::<_, Option<String>>(6)?,
+                        row.get::<_, String>(7)?,
+                        row.get::<_, String>(8)?,
+                        row.get::<_, String>(9)?,
+                    ))
+                })
+                .map_err(sql_error)?;
+            rows.map(|row| {
+                let (
+                    iin,
+                    surname,
+                    given,
+                    patronymic,
+                    birth,
+                    sex,
+                    citizenship,
+                    documents,
+                    source,
+                    spellings,
+                ) = row.map_err(sql_error)?;
+                Ok(RegistryPerson {
+                    iin,
+                    surname: parse_json_list(&surname)?,
+                    given_names: parse_json_list(&given)?,
+                    patronymic: parse_json_list(&patronymic)?,
+                    birth_date: parse_date(&birth)?,
+                    sex: parse_sex(sex.as_deref())?,
+                    citizenship,
+                    documents: parse_json_list(&documents)?,
+                    source,
+                    spellings,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn duplicate_candidates(
+        &self,
+        application_number: &str,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError> {
+        self.read_candidates(
+            "SELECT iin, score, outcome, explanation FROM duplicate_candidates
+             WHERE application_number = ?1 ORDER BY rank",
+            vec![application_number.to_owned()],
+        )
+        .await
+    }
+
+    async fn screening(
+        &self,
+        sender_id: &str,
+        message_id: &str,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError> {
+        self.read_candidates(
+            "SELECT iin, score, outcome, explanation FROM duplicate_candidates
+             WHERE sender_id = ?1 AND message_id = ?2 ORDER BY rank",
+            vec![sender_id.to_owned(), message_id.to_owned()],
+        )
+        .await
+    }
+}
+
+impl SqliteStore {
+    async fn read_candidates(
+        &self,
+        sql: &'static str,
+        args: Vec<String>,
+    ) -> Result<Vec<DuplicateCandidate>, StoreError> {
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            let mut statement = conn.prepare_cached(sql).map_err(sql_error)?;
+            let rows = statement
+                .query_map(rusqlite::params_from_iter(args.iter()), |row| {
+                    Ok(DuplicateCandidate {
+                        iin: row.get(0)?,
+                        score: row.get(1)?,
+                        outcome: row.get(2)?,
+                        explanation: row.get(3)?,
+                    })
+                })
+                .map_err(sql_error)?;
+            rows.collect::<Result<_, _>>().map_err(sql_error)
+        })
+        .await
+    }
+}
+
+/// The persons sharing any key, most shared keys first: a lookup of the
+/// `registry_keys` primary key per key, then the persons by primary key.
+const CANDIDATES: &str = "
+WITH hits AS (
+    SELECT k.iin, count(*) AS shared
+    FROM registry_keys k
+    WHERE k.key IN (SELECT value FROM json_each(?1))
+    GROUP BY k.iin
+    ORDER BY shared DESC, k.iin
+    LIMIT ?2
+)
+SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,
+       p.documents, p.source, p.spellings
+FROM hits JOIN registry_persons p ON p.iin = hits.iin
+ORDER BY hits.shared DESC, p.iin";
+
+/// One transaction per batch: persons that are new, then their documents and
+/// keys, then the import mark.
+fn write_registry(
+    conn: &mut Connection,
+    batch: &[NewRegistryPerson],
+    mark: Option<&ImportMark>,
+) -> Result<ImportCounts, StoreError> {
+    let now = micros(OffsetDateTime::now_utc());
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error)?;
+    let counts = insert_registry_persons(&tx, batch, now)?;
+    if let Some(mark) = mark {
+        tx.execute(
+            "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
+                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+            params![mark.file, mark.line as i64, mark.byte as i64, now],
+        )
+        .map_err(sql_error)?;
+    }
+    tx.commit().map_err(sql_error)?;
+    Ok(counts)
+}
+
+/// Adds the persons of a batch that are new, with their documents and keys,
+/// within the caller's transaction (the import's, or the one recording an
+/// MVD result). `now` in microseconds.
+pub(super) fn insert_registry_persons(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &[NewRegistryPerson],
+    now: i64,
+) -> Result<ImportCounts, StoreError> {
+    let mut counts = ImportCounts::default();
+    {
+        let mut insert_person = tx
+            .prepare_cached(
+                "INSERT INTO registry_persons
+                    (iin, surname, given_names, patronymic, birth_date, sex, citizenship,
+                     documents, source, imported_at, spellings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (iin) DO NOTHING",
+            )
+            .map_err(sql_error)?;
+        let mut insert_document = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO registry_documents (number_normalized, iin) VALUES (?1, ?2)",
+            )
+            .map_err(sql_error)?;
+        let mut insert_key = tx
+            .prepare_cached("INSERT OR IGNORE INTO registry_keys (key, iin) VALUES (?1, ?2)")
+            .map_err(sql_error)?;
+        let distinct = distinct_persons(batch);
+        counts.already_present += (batch.len() - distinct.len()) as u64;
+        for (new, keys, documents) in distinct {
+            let p = &new.person;
+            let inserted = insert_person
+                .execute(params![
+                    p.iin,
+                    json_list(&p.surname),
+                    json_list(&p.given_names),
+                    json_list(&p.patronymic),
+                    format_date(p.birth_date),
+                    sex_code(p.sex),
+                    p.citizenship,
+                    json_list(&p.documents),
+                    p.source,
+                    now,
+                    p.spellings,
+                ])
+                .map_err(sql_error)?;
+            if inserted == 0 {
+                counts.already_present += 1;
+                continue;
+            }
+            counts.inserted += 1;
+            for document in documents {
+                insert_document
+                    .execute(params![document, p.iin])
+                    .map_err(sql_error)?;
+            }
+            for key in keys {
+                insert_key.execute(params![key, p.iin]).map_err(sql_error)?;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+fn format_date(date: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+fn parse_date(text: &str) -> Result<time::Date, StoreError> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| StoreError::Corrupt("a stored date is not YYYY-MM-DD".into()))
 }
 
 /// Runs blocking database work off the async threads.

@@ -222,6 +222,17 @@ fn complete_blocking(conn: &mut Connection, c: &Completion) -> Result<Completed,
             return Ok(Completed::IinHeldByAnother);
         }
     }
+    if let Some(person) = &c.registry {
+        let added = super::sqlite::insert_registry_persons(
+            &tx,
+            std::slice::from_ref(person),
+            micros(c.now),
+        )?;
+        if added.inserted == 0 {
+            // The legacy registry gives this IIN to someone: rolled back.
+            return Ok(Completed::IinHeldByAnother);
+        }
+    }
     let seq: i64 = tx
         .query_row(
             DECIDE,

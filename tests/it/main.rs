@@ -10,6 +10,7 @@ mod mvd_drain;
 mod operations;
 mod outage;
 mod record;
+mod registry;
 mod shep;
 mod shep_async;
 mod store_conformance;

@@ -615,7 +615,60 @@ macro_rules! on_both {
     };
 }
 
+/// The registered identity is compared with the matching engine: the same
+/// person written in Cyrillic only is formed (a literal comparison saw no
+/// script in common), a different person is IDENTITY_MISMATCH; the formed
+/// IIN joins the registry in the result's transaction.
+async fn registered_identity_is_compared_by_the_matching_engine(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let app = TestApp::spawn_with(db.store.clone(), config_with(&[]), ManualClock::new()).await;
+    let numbers = submit(&app, 0..2).await;
+    let leases = lease(&app, 10, 60, 0).await;
+    let token = |number: &str| {
+        leases
+            .iter()
+            .find(|l| l.number == *number)
+            .unwrap()
+            .token
+            .clone()
+    };
+    let cyrillic = identity_xml(0)
+        .replace("<Latin>testovA</Latin>", "<Cyrillic>ТЕСТОВА</Cyrillic>")
+        .replace("<Latin>IVAN</Latin>", "<Cyrillic>ИВАН</Cyrillic>");
+    assert!(cyrillic.contains("ТЕСТОВА"), "{cyrillic}");
+    let body = format!(
+        r#"<MvdResult xmlns="{NAMESPACE}" leaseToken="{}"><IinFormed><Iin>{}</Iin>{cyrillic}</IinFormed></MvdResult>"#,
+        token(&numbers[0]),
+        iin(7)
+    );
+    let same = post_result(&app, &numbers[0], body).await;
+    assert_eq!(same.status, 200, "{}", same.text());
+    assert_eq!(
+        element(&same.text(), "State"),
+        "IIN_FORMED",
+        "{}",
+        same.text()
+    );
+    assert_eq!(db.count("registry_persons").await, 1);
+
+    let other = identity_xml(1)
+        .replace("testovB", "PETROVA")
+        .replace("IVAN", "OLGA")
+        .replace("P00000001", "Q99999999");
+    let body = format!(
+        r#"<MvdResult xmlns="{NAMESPACE}" leaseToken="{}"><IinFormed><Iin>{}</Iin>{other}</IinFormed></MvdResult>"#,
+        token(&numbers[1]),
+        iin(8)
+    );
+    let different = post_result(&app, &numbers[1], body).await;
+    assert_eq!(different.status, 200, "{}", different.text());
+    assert_eq!(code(&different), "IDENTITY_MISMATCH");
+    assert_eq!(db.count("registry_persons").await, 1);
+    app.stop().await;
+}
+
 on_both!(
+    registered_identity_is_compared_by_the_matching_engine,
     the_result_table,
     bad_documents,
     expiry_redelivery_and_dead_letters,

@@ -69,14 +69,15 @@ async fn not_ready_when_the_schema_is_not_current() {
     app.stop().await;
 }
 
-/// A client over its rate is answered 429 with Retry-After, and the
-/// request is not served.
+/// A client over its rate (here counted by address, as configured) is
+/// answered 429 with Retry-After, and the request is not served.
 #[tokio::test]
 async fn a_client_over_its_rate_gets_429() {
     let db = TestDb::new(Backend::Sqlite).await;
     let mut config = crate::app::test_config();
     config.server.client_rate_per_second = 1;
     config.server.client_burst = 3;
+    config.server.limit_by_address = true;
     let app = TestApp::spawn_with(
         db.store.clone(),
         config,

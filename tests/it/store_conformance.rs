@@ -67,6 +67,7 @@ fn answer(sender: &str, message: &str, body: &[u8]) -> NewAnswer {
         body: body.to_vec(),
         answered_at: AT,
         application: None,
+        screening: Vec::new(),
     }
 }
 
@@ -327,6 +328,7 @@ async fn reopening_keeps_everything_and_migrates_once(backend: Backend) {
         .await
         .unwrap();
 
+    let migrations = db.count("schema_migrations").await;
     let restarted = db.reopen().await;
     let again = db.reopen().await;
     assert_eq!(
@@ -335,8 +337,8 @@ async fn reopening_keeps_everything_and_migrates_once(backend: Backend) {
     );
     let record = again.application("A-1").await.unwrap().unwrap();
     assert_eq!(record.history, history());
-    // One row per migration (0001 intake, 0002 MVD, 0004 delivery), none repeated.
-    assert_eq!(db.count("schema_migrations").await, 3);
+    // Each migration recorded once, however many times the store opens.
+    assert_eq!(db.count("schema_migrations").await, migrations);
 
     // The restarted store writes where the first one did.
     restarted

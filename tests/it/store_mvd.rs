@@ -88,6 +88,7 @@ fn completion(number: &str, token: &str, now: OffsetDateTime, iin: Option<&str>)
         document: b"<IinCertificate/>".to_vec(),
         warnings: vec!["SEX_DIGIT".into()],
         due_at: None,
+        registry: None,
     }
 }
 

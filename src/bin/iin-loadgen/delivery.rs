@@ -158,6 +158,7 @@ async fn fill(store: &Arc<dyn Store>, n: usize) -> Result<HashMap<String, Offset
             status: 201,
             body: b"<AcceptanceTalon/>".to_vec(),
             answered_at: now,
+            screening: Vec::new(),
             application: Some(NewApplication {
                 number: format!("20261124-B{i:09}"),
                 payload: "{}".into(),
@@ -229,6 +230,7 @@ async fn fill(store: &Arc<dyn Store>, n: usize) -> Result<HashMap<String, Offset
                         document: document(&lease.number),
                         warnings: Vec::new(),
                         due_at: None,
+                        registry: None,
                     };
                     store
                         .complete(&completion)

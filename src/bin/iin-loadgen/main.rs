@@ -19,6 +19,7 @@ mod mvd_http;
 mod mvd_queue;
 mod mvd_sql;
 mod pg_baseline;
+mod registry;
 mod report;
 mod scratch;
 mod shep;
@@ -45,6 +46,9 @@ enum Command {
     /// POST /api/v1/applications through a real gateway, and the same rows
     /// written directly, one transaction per application.
     Intake(intake::IntakeArgs),
+    /// The duplicate IIN check against a generated PostgreSQL registry:
+    /// import rate, then checks beside the bare candidate lookup.
+    Registry(registry::RegistryArgs),
     /// The same applications plain, in a ШЭП SyncChannel envelope, and in a
     /// signed envelope, through one gateway; and signature verification cost.
     Shep(shep::ShepArgs),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         .expect("the tokio runtime starts");
     let outcome = match cli.command {
         Command::Intake(args) => runtime.block_on(intake::run(args)),
+        Command::Registry(args) => runtime.block_on(registry::run(args)),
         Command::Shep(args) => runtime.block_on(shep::run(args)),
         Command::Mvd(args) => runtime.block_on(mvd::run(args)),
         Command::Delivery(args) => runtime.block_on(delivery::run(args)),

@@ -189,6 +189,7 @@ fn new_answer(row: &Row, at: OffsetDateTime) -> NewAnswer {
         status: row.status as u16,
         body: row.body.clone(),
         answered_at: at,
+        screening: Vec::new(),
         application: Some(NewApplication {
             number: row.number.clone(),
             payload: row.payload.clone(),

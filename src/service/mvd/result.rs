@@ -10,6 +10,8 @@ use crate::domain::deadline::step_due;
 use crate::domain::ids::ApplicationNumber;
 use crate::domain::lifecycle::State;
 use crate::domain::result::{Decision, MvdResult, decide};
+use crate::matching::Identity;
+use crate::registry::formed_person;
 use crate::service::time_format::instant;
 use crate::service::{Answer, Gateway};
 use crate::storage::{Completed, Completion};
@@ -94,7 +96,10 @@ impl Gateway {
             serde_json::to_vec(result).expect("a validated result always serializes"),
         )
         .into();
-        let (state, code, iin, document, warnings) = match decide(application, result) {
+        let config = &self.matching.config;
+        let same_person = |a: &Application, r: &_| crate::matching::same_person(a, r, config);
+        let (state, code, iin, document, warnings) = match decide(application, result, same_person)
+        {
             Decision::Form { iin, warnings } => {
                 let applicant = &application.applicant;
                 let certificate = IinCertificate {
@@ -133,6 +138,9 @@ impl Gateway {
                 )
             }
         };
+        let registry = iin
+            .as_deref()
+            .map(|iin| formed_person(iin, &Identity::from(application), &self.key_hasher));
         Completion {
             number: number.to_owned(),
             lease_token: lease_token.to_owned(),
@@ -144,6 +152,7 @@ impl Gateway {
             document,
             warnings,
             due_at: step_due(state, now, &self.norms, &self.calendar),
+            registry,
         }
     }
 }

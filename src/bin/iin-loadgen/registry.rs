@@ -1,0 +1,327 @@
+//! `iin-loadgen registry`: the duplicate check against a PostgreSQL registry
+//! of generated persons (issue 4). Generates N persons with the matching
+//! evaluation's generator, writes them as a CSV export and imports it through
+//! `registry import`'s code path (persons/s), then runs Q checks (about half
+//! true duplicates) at the given concurrency directly through the store and
+//! the matching engine: keys, candidate lookup, scoring. Beside it, in the
+//! same invocation, the bare candidate lookup alone, so the difference is
+//! what scoring costs.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use iin_gateway::domain::iin::Iin;
+use iin_gateway::matching::eval::generator::{self, Person};
+use iin_gateway::matching::eval::rng::Rng;
+use iin_gateway::matching::{Identity, MatchingConfig, PreparedIdentity, screen};
+use iin_gateway::registry::import::{ImportObserver, import_file};
+use iin_gateway::registry::{KeyHasher, prepared_of};
+use iin_gateway::storage::{self, Store, StoreOptions};
+
+use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
+use crate::stats::Summary;
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Server to create the scratch database on (loopback only).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database: String,
+    /// Persons in the generated registry.
+    #[arg(long, default_value_t = 100_000)]
+    persons: usize,
+    /// Duplicate checks to run (about half true duplicates).
+    #[arg(long, default_value_t = 20_000)]
+    queries: usize,
+    /// Checks in flight at once.
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Persons per import transaction.
+    #[arg(long, default_value_t = iin_gateway::registry::import::DEFAULT_BATCH)]
+    batch_size: usize,
+    /// Most registry persons scored per check (`matching.max_candidates`).
+    #[arg(long, default_value_t = 100)]
+    max_candidates: usize,
+}
+
+struct Quiet;
+
+impl ImportObserver for Quiet {
+    fn bad_row(&self, line: u64, problem: &str) {
+        eprintln!("generated row {line}: {problem}");
+    }
+    fn progress(&self, _: u64) {}
+}
+
+fn iin_for(index: usize) -> String {
+    let mut n = 10_000_000_000u64 + index as u64 * 7;
+    loop {
+        let digits = format!("{n:011}");
+        let mut first = [0u8; 11];
+        for (d, c) in first.iter_mut().zip(digits.bytes()) {
+            *d = c - b'0';
+        }
+        if let Some(iin) = Iin::from_first_eleven(&first) {
+            return iin.as_str().to_owned();
+        }
+        n += 1;
+    }
+}
+
+fn write_csv(path: &std::path::Path, records: &[Identity]) -> Result<(), String> {
+    let file = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+    out.write_record([
+        "iin",
+        "surname",
+        "name",
+        "patronymic",
+        "birth_date",
+        "gender",
+        "citizenship",
+        "document_numbers",
+        "latin_surname",
+        "latin_name",
+        "latin_patronymic",
+    ])
+    .map_err(|e| e.to_string())?;
+    let part = |forms: &[String], i: usize| forms.get(i).cloned().unwrap_or_default();
+    for (i, r) in records.iter().enumerate() {
+        let sex = match r.sex {
+            Some(iin_gateway::domain::application::Sex::Male) => "M",
+            Some(iin_gateway::domain::application::Sex::Female) => "F",
+            None => "",
+        };
+        out.write_record([
+            iin_for(i),
+            part(&r.surname, 0),
+            part(&r.given_names, 0),
+            part(&r.patronymic, 0),
+            r.birth_date.to_string(),
+            sex.to_owned(),
+            r.citizenship
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+            r.document_numbers.join(";"),
+            part(&r.surname, 1),
+            part(&r.given_names, 1),
+            part(&r.patronymic, 1),
+        ])
+        .map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// One check: keys, lookup, and (unless `bare`) scoring. Returns whether a
+/// candidate was flagged.
+async fn check(
+    store: &dyn Store,
+    hasher: &KeyHasher,
+    config: &MatchingConfig,
+    query: &Identity,
+    bare: bool,
+    max_candidates: usize,
+) -> Result<bool, String> {
+    let prepared = PreparedIdentity::new(query);
+    let keys = hasher.keys_of(&prepared);
+    let persons = store
+        .registry_candidates(&keys, max_candidates)
+        .await
+        .map_err(|e| e.to_string())?;
+    if bare {
+        return Ok(!persons.is_empty());
+    }
+    let candidates: Vec<PreparedIdentity> = persons.iter().map(prepared_of).collect();
+    Ok(!screen(&prepared, candidates.iter().enumerate(), config).is_empty())
+}
+
+async fn run_checks(
+    store: Arc<dyn Store>,
+    queries: Arc<Vec<Identity>>,
+    concurrency: usize,
+    bare: bool,
+    max_candidates: usize,
+) -> Result<(Summary, usize), String> {
+    let hasher = KeyHasher::new("");
+    let config = MatchingConfig::default();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (store, queries, hasher, config) = (
+            Arc::clone(&store),
+            Arc::clone(&queries),
+            hasher.clone(),
+            config.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut flagged = 0;
+            for query in queries.iter().skip(worker).step_by(concurrency) {
+                let t = Instant::now();
+                if check(
+                    store.as_ref(),
+                    &hasher,
+                    &config,
+                    query,
+                    bare,
+                    max_candidates,
+                )
+                .await?
+                {
+                    flagged += 1;
+                }
+                latencies.push(t.elapsed().as_micros() as u64);
+            }
+            Ok::<_, String>((latencies, flagged))
+        }));
+    }
+    let mut all = Vec::new();
+    let mut flagged = 0;
+    for task in tasks {
+        let (latencies, f) = task.await.map_err(|e| e.to_string())??;
+        all.extend(latencies);
+        flagged += f;
+    }
+    Ok((Summary::new(all, started.elapsed()), flagged))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub async fn run(args: RegistryArgs) -> Result<(), String> {
+    check_loopback(&args.database)?;
+    println!(
+        "iin-loadgen registry --persons {} --queries {} --concurrency {} --seed {} ({} CPUs)",
+        args.persons,
+        args.queries,
+        args.concurrency,
+        args.seed,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut rng = Rng::new(args.seed);
+    let generated = Instant::now();
+    let people: Vec<Person> = (0..args.persons)
+        .map(|_| generator::person(&mut rng))
+        .collect();
+    let records: Vec<Identity> = people
+        .iter()
+        .map(|p| generator::registry_record(p, &mut rng))
+        .collect();
+    let mut queries = Vec::with_capacity(args.queries);
+    for i in 0..args.queries {
+        if i % 2 == 0 {
+            let p = &people[rng.below(people.len())];
+            queries.push(generator::duplicate(p, &mut rng).0);
+        } else {
+            let fresh = generator::person(&mut rng);
+            queries.push(generator::application(&fresh, &mut rng));
+        }
+    }
+    let dir = ScratchDir::create("registry")?;
+    let csv = dir.path.join("registry.csv");
+    write_csv(&csv, &records)?;
+    let size = std::fs::metadata(&csv).map_or(0, |m| m.len());
+    println!(
+        "generated {} persons ({:.1} MB CSV) and {} queries in {:.1} s",
+        args.persons,
+        size as f64 / 1e6,
+        args.queries,
+        generated.elapsed().as_secs_f64()
+    );
+
+    let name = format!("iin_loadgen_registry_{}", std::process::id());
+    let db = ScratchDb::create(&args.database, &name).await?;
+    let outcome = async {
+        let store = storage::open(&db.url, &StoreOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let summary = import_file(
+            Arc::clone(&store),
+            &csv,
+            &KeyHasher::new(""),
+            args.batch_size,
+            Arc::new(Quiet),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "import: {} persons in {seconds:.1} s = {:.0} persons/s (bad rows {})",
+            summary.counts.inserted,
+            summary.counts.inserted as f64 / seconds,
+            summary.bad_rows
+        );
+        // As autovacuum would after a bulk load: statistics and the
+        // visibility map that lets lookups be index-only.
+        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(connection);
+        client
+            .batch_execute("VACUUM ANALYZE registry_keys")
+            .await
+            .map_err(|e| e.to_string())?;
+        client
+            .batch_execute("VACUUM ANALYZE registry_persons")
+            .await
+            .map_err(|e| e.to_string())?;
+        let keys: i64 = client
+            .query_one("SELECT count(*) FROM registry_keys", &[])
+            .await
+            .map_err(|e| e.to_string())?
+            .get(0);
+        println!(
+            "registry: {} persons, {keys} keys ({:.1} per person)",
+            summary.counts.inserted,
+            keys as f64 / summary.counts.inserted.max(1) as f64
+        );
+
+        let queries = Arc::new(queries);
+        // Warm-up: one pass over a slice, so both phases see warm caches.
+        let warm = Arc::new(queries.iter().take(1_000).cloned().collect::<Vec<_>>());
+        run_checks(
+            Arc::clone(&store),
+            warm,
+            args.concurrency,
+            false,
+            args.max_candidates,
+        )
+        .await?;
+        println!("phase                 checks   checks/s   p50 ms   p99 ms   max ms  flagged");
+        for (label, bare) in [
+            ("lookup only (bare)", true),
+            ("duplicate check", false),
+            ("lookup only (bare)", true),
+            ("duplicate check", false),
+        ] {
+            let (s, flagged) = run_checks(
+                Arc::clone(&store),
+                Arc::clone(&queries),
+                args.concurrency,
+                bare,
+                args.max_candidates,
+            )
+            .await?;
+            println!(
+                "{label:<20} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8}",
+                s.count,
+                s.per_second,
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.max),
+                flagged
+            );
+        }
+        std::io::stdout().flush().ok();
+        Ok::<_, String>(())
+    }
+    .await;
+    db.drop_now().await?;
+    outcome
+}

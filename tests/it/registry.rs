@@ -1,0 +1,433 @@
+//! The registry of IIN holders (issue 4) on both stores: import of XML and
+//! CSV exports with bad rows, idempotent and resumable; candidate lookup by
+//! the key index; and the duplicate check at intake over real HTTP.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use iin_gateway::domain::iin::Iin;
+use iin_gateway::matching::{Identity, PreparedIdentity};
+use iin_gateway::registry::KeyHasher;
+use iin_gateway::registry::import::{ImportObserver, import_file, keyed_batch};
+use iin_gateway::storage::RegistryPerson;
+use time::macros::date;
+
+use crate::app::TestApp;
+use crate::support::{Backend, TestDb, pg_client};
+
+/// Collects what an import reports.
+#[derive(Default)]
+struct Collect {
+    bad: Mutex<Vec<(u64, String)>>,
+}
+
+impl ImportObserver for Collect {
+    fn bad_row(&self, line: u64, problem: &str) {
+        self.bad.lock().unwrap().push((line, problem.to_owned()));
+    }
+    fn progress(&self, _: u64) {}
+}
+
+/// A valid IIN made of a number.
+fn iin(n: u64) -> String {
+    let digits = format!("{:011}", n % 100_000_000_000);
+    let mut first = [0u8; 11];
+    for (d, c) in first.iter_mut().zip(digits.bytes()) {
+        *d = c - b'0';
+    }
+    match Iin::from_first_eleven(&first) {
+        Some(iin) => iin.as_str().to_owned(),
+        None => iin(n + 1),
+    }
+}
+
+const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<persons>
+  <person>
+    <iin>900704300015</iin>
+    <surname>ЧЖАН</surname><name>СЯОМИН</name><patronymic/>
+    <latinSurname>ZHANG</latinSurname><latinName>XIAOMING</latinName>
+    <birthDate>1990-07-04</birthDate><gender>M</gender><citizenship>CHN</citizenship>
+    <documents><document><type>PASSPORT</type><number>E12345678</number></document></documents>
+  </person>
+  <person>
+    <iin>900704300016</iin>
+    <surname>LI</surname><name>NA</name>
+    <birthDate>1990-07-04</birthDate><gender>F</gender><citizenship>CHN</citizenship>
+  </person>
+  <person>
+    <iin>IIN_B</iin>
+    <surname>IVANOV</surname><name>IVAN</name><patronymic>PETROVICH</patronymic>
+    <birthDate>04.07.1990</birthDate><gender>M</gender><citizenship>RUS</citizenship>
+  </person>
+  <person>
+    <iin>IIN_C</iin>
+    <surname>KARIMOV</surname><name>BOBUR</name>
+    <birthDate>1985-01-30</birthDate><gender>M</gender><citizenship>UZB</citizenship>
+    <documents><document><type>PASSPORT</type><number>AA1234567</number></document></documents>
+  </person>
+</persons>
+"#;
+
+fn xml() -> String {
+    XML.replace("IIN_B", &iin(85_013_000_001))
+        .replace("IIN_C", &iin(85_013_000_002))
+}
+
+fn csv() -> String {
+    format!(
+        "iin,surname,name,patronymic,birth_date,gender,citizenship,document_numbers\n\
+         {},KIM,MINJUN,,1992-03-15,M,KOR,M12345678;M87654321\n\
+         12345,PARK,JISOO,,1993-05-01,F,KOR,\n\
+         {},PARK,JISOO,,1993-05-01,X,KOR,\n\
+         {},PARK,JIHO,,1993-05-01,M,KOR\n\
+         {},LEE,SEOYEON,,1994-11-20,F,KOR,S1111111\n",
+        iin(92_031_500_001),
+        iin(93_050_100_001),
+        iin(93_050_100_002),
+        iin(94_112_000_001),
+    )
+}
+
+async fn import(
+    db: &TestDb,
+    path: &Path,
+) -> (
+    iin_gateway::registry::import::FileSummary,
+    Vec<(u64, String)>,
+) {
+    let observer = Arc::new(Collect::default());
+    let summary = import_file(
+        db.store.clone(),
+        path,
+        &KeyHasher::new(""),
+        2,
+        observer.clone(),
+    )
+    .await
+    .expect("import");
+    let bad = observer.bad.lock().unwrap().clone();
+    (summary, bad)
+}
+
+async fn import_with_bad_rows(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("export.xml");
+    std::fs::write(&xml_path, xml()).unwrap();
+    let csv_path = dir.path().join("export.csv");
+    std::fs::write(&csv_path, csv()).unwrap();
+
+    let (summary, bad) = import(&db, &xml_path).await;
+    assert_eq!(summary.counts.inserted, 2, "{summary:?}");
+    let lines: Vec<u64> = bad.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [10, 15], "{bad:?}");
+    assert!(bad[0].1.starts_with("invalid IIN"), "{bad:?}");
+    assert!(bad[1].1.contains("birth date"), "{bad:?}");
+
+    let (summary, bad) = import(&db, &csv_path).await;
+    assert_eq!(summary.counts.inserted, 2, "{summary:?}");
+    let lines: Vec<u64> = bad.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [3, 4, 5], "{bad:?}");
+    assert!(bad.iter().all(|(_, p)| !p.contains("PARK")));
+    assert_eq!(db.count("registry_persons").await, 4);
+    assert_eq!(db.count("registry_documents").await, 5);
+    let keys = db.count("registry_keys").await;
+
+    // Again: the marks say both files are done.
+    let (summary, bad) = import(&db, &xml_path).await;
+    assert_eq!(summary.counts.inserted, 0);
+    assert!(summary.resumed_at_line > 1 && bad.is_empty());
+    // The same persons from another file: all already present.
+    let copy = dir.path().join("copy.csv");
+    std::fs::write(&copy, csv()).unwrap();
+    let (summary, _) = import(&db, &copy).await;
+    assert_eq!(summary.counts.inserted, 0);
+    assert_eq!(summary.counts.already_present, 2);
+    assert_eq!(db.count("registry_persons").await, 4);
+    assert_eq!(db.count("registry_keys").await, keys);
+}
+
+#[tokio::test]
+async fn import_with_bad_rows_on_sqlite() {
+    import_with_bad_rows(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn import_with_bad_rows_on_postgres() {
+    import_with_bad_rows(Backend::Postgres).await;
+}
+
+async fn resume(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.csv");
+    std::fs::write(&path, csv()).unwrap();
+    // A crash after the first batch (line 2) was committed: the mark says
+    // line 3 is next.
+    let (file, _) = {
+        let meta = std::fs::metadata(&path).unwrap();
+        let modified = meta
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let canonical = std::fs::canonicalize(&path).unwrap();
+        (
+            format!("{}|{}|{}", canonical.display(), meta.len(), modified),
+            (),
+        )
+    };
+    db.store
+        .upsert_registry_persons(
+            &[],
+            Some(&iin_gateway::storage::ImportMark {
+                file,
+                line: 5,
+                byte: 0,
+            }),
+        )
+        .await
+        .unwrap();
+    let (summary, bad) = import(&db, &path).await;
+    assert_eq!(summary.resumed_at_line, 5);
+    assert!(bad.iter().all(|(line, _)| *line >= 5), "{bad:?}");
+    // Only the rows from line 5 on: one bad, one good.
+    assert_eq!(summary.counts.inserted, 1);
+}
+
+#[tokio::test]
+async fn resume_on_sqlite() {
+    resume(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn resume_on_postgres() {
+    resume(Backend::Postgres).await;
+}
+
+fn person(n: u64, surname: &str, given: &str, birth: time::Date, doc: &str) -> RegistryPerson {
+    RegistryPerson {
+        iin: iin(n),
+        surname: vec![surname.to_owned()],
+        given_names: vec![given.to_owned()],
+        patronymic: vec![],
+        birth_date: birth,
+        sex: Some(iin_gateway::domain::application::Sex::Male),
+        citizenship: Some("CHN".into()),
+        documents: vec![doc.to_owned()],
+        source: "test".into(),
+        spellings: String::new(),
+    }
+}
+
+async fn candidate_lookup(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hasher = KeyHasher::new("");
+    let mut persons: Vec<RegistryPerson> = (0..10_000u64)
+        .map(|i| {
+            let birth = date!(1950 - 01 - 01) + time::Duration::days((i * 7 % 18_000) as i64);
+            person(
+                10_000_000_000 + i * 13,
+                &format!("SURNAME{}", i % 977),
+                &format!("GIVEN{}", i % 311),
+                birth,
+                &format!("P{i:08}"),
+            )
+        })
+        .collect();
+    let target = person(
+        20_000_000_000,
+        "ZHANG",
+        "XIAOMING",
+        date!(1990 - 07 - 04),
+        "E12345678",
+    );
+    persons.push(target.clone());
+    for chunk in persons.chunks(2_500) {
+        db.store
+            .upsert_registry_persons(&keyed_batch(chunk.to_vec(), &hasher), None)
+            .await
+            .unwrap();
+    }
+    let query = PreparedIdentity::new(&Identity {
+        surname: vec!["ZHANG".into()],
+        given_names: vec!["XIAO MING".into()],
+        patronymic: vec![],
+        birth_date: date!(1990 - 04 - 07),
+        sex: None,
+        citizenship: None,
+        document_numbers: vec!["EA0000001".into()],
+    });
+    let keys = hasher.keys_of(&query);
+    let found = db.store.registry_candidates(&keys, 500).await.unwrap();
+    assert_eq!(
+        found.first().map(|p| &p.iin),
+        Some(&target.iin),
+        "{found:?}"
+    );
+    assert!(found.len() < 100, "{}", found.len());
+    // Read back as written, with the spellings keying stored beside it.
+    assert_eq!(found[0], keyed_batch(vec![target], &hasher)[0].person);
+    assert!(found[0].spellings.starts_with("v1\n"));
+    let capped = db.store.registry_candidates(&keys, 1).await.unwrap();
+    assert_eq!(capped.len(), 1);
+
+    if backend == Backend::Postgres {
+        let client = pg_client(&crate::support::pg_url()).await;
+        let schema = db.schema().unwrap();
+        client
+            .batch_execute(&format!("SET search_path = {schema}"))
+            .await
+            .unwrap();
+        for sql in ["VACUUM ANALYZE registry_keys", "ANALYZE registry_persons"] {
+            client.batch_execute(sql).await.unwrap();
+        }
+        let plan: Vec<String> = client
+            .query(
+                &format!("EXPLAIN {}", iin_gateway::storage::postgres::CANDIDATES),
+                &[&keys, &500i64],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        // A lookup of the key index (index-only once vacuumed), never a scan.
+        assert!(
+            plan.contains("Index Only Scan using registry_keys_pkey")
+                || plan.contains("Bitmap Index Scan on registry_keys_pkey"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+}
+
+#[tokio::test]
+async fn candidate_lookup_on_sqlite() {
+    candidate_lookup(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn candidate_lookup_uses_the_index_on_postgres() {
+    candidate_lookup(Backend::Postgres).await;
+}
+
+fn application(message_id: &str, birth: &str, passport: &str) -> Bytes {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/intake/accepted-passport/request.xml"),
+    )
+    .unwrap()
+    .replace("fx-accepted-passport", message_id)
+    .replace("1990-07-04", birth)
+    .replace("E12345678", passport);
+    Bytes::from(text)
+}
+
+fn between<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = start + body[start..].find(&format!("</{tag}>"))?;
+    Some(&body[start..end])
+}
+
+async fn duplicate_check_over_http(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hasher = KeyHasher::new("");
+    let mut registered = person(0, "ZHANG", "XIAOMING", date!(1990 - 07 - 04), "E12345678");
+    registered.iin = "900704300015".into();
+    registered.surname.push("ЧЖАН".into());
+    db.store
+        .upsert_registry_persons(&keyed_batch(vec![registered], &hasher), None)
+        .await
+        .unwrap();
+    let app = TestApp::spawn(db.store.clone()).await;
+
+    // The same person, same passport: MATCH.
+    let first = app
+        .post(
+            "/api/v1/applications",
+            application("dup-1", "1990-07-04", "E12345678"),
+        )
+        .await;
+    let body = first.text();
+    assert_eq!(first.status, 409, "{body}");
+    assert!(
+        body.contains("<Code>IIN_ALREADY_REGISTERED</Code>"),
+        "{body}"
+    );
+    assert_eq!(between(&body, "ExistingIin"), Some("900704300015"));
+    assert_eq!(between(&body, "MessageId"), Some("dup-1"));
+    // The answer is kept for replay, with the reasons.
+    let again = app
+        .post(
+            "/api/v1/applications",
+            application("dup-1", "1990-07-04", "E12345678"),
+        )
+        .await;
+    assert_eq!((again.status, &again.body), (409, &first.body));
+    let conflict = app
+        .post(
+            "/api/v1/applications",
+            application("dup-1", "1991-01-01", "Z1"),
+        )
+        .await;
+    assert!(conflict.text().contains("DUPLICATE_MESSAGE_CONFLICT"));
+    let reasons = db.store.screening("GK-ALMATY-01", "dup-1").await.unwrap();
+    assert_eq!(reasons.len(), 1);
+    assert_eq!(reasons[0].outcome, "MATCH");
+    assert_eq!(reasons[0].iin, "900704300015");
+    let decision: serde_json::Value = serde_json::from_str(&reasons[0].explanation).unwrap();
+    assert_eq!(decision["outcome"], "MATCH");
+    assert_eq!(decision["fields"].as_array().unwrap().len(), 7);
+    assert_eq!(db.count("applications").await, 0);
+
+    // Day and month swapped with a renewed passport: POSSIBLE, accepted.
+    let possible = app
+        .post(
+            "/api/v1/applications",
+            application("dup-2", "1990-04-07", "EA7654321"),
+        )
+        .await;
+    let body = possible.text();
+    assert_eq!(possible.status, 201, "{body}");
+    let number = between(&body, "ApplicationNumber").unwrap().to_owned();
+    let candidates = db.store.duplicate_candidates(&number).await.unwrap();
+    assert_eq!(candidates.len(), 1, "{candidates:?}");
+    assert_eq!(candidates[0].outcome, "POSSIBLE");
+    assert_eq!(candidates[0].iin, "900704300015");
+    assert!(candidates[0].explanation.contains("DAY_MONTH_SWAPPED"));
+
+    // Someone else: accepted, no candidates.
+    let text = String::from_utf8(application("new-1", "1975-02-02", "G0000001").to_vec())
+        .unwrap()
+        .replace("ZHANG", "OKONKWO")
+        .replace("ЧЖАН", "ОКОНКВО")
+        .replace("XIAOMING", "CHIDI");
+    let other = app.post("/api/v1/applications", text).await;
+    assert_eq!(other.status, 201, "{}", other.text());
+    let number = between(&other.text(), "ApplicationNumber")
+        .unwrap()
+        .to_owned();
+    assert!(
+        db.store
+            .duplicate_candidates(&number)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_check_over_http_on_sqlite() {
+    duplicate_check_over_http(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn duplicate_check_over_http_on_postgres() {
+    duplicate_check_over_http(Backend::Postgres).await;
+}
