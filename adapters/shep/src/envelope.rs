@@ -129,7 +129,8 @@ pub(crate) fn at(
     code: &'static str,
     detail: impl Into<String>,
 ) -> ShepError {
-    let location = tree::locate(&document.text, element.span.start, &element.path);
+    let path = document.path_of(element);
+    let location = tree::locate(&document.text, element.span.start, &path);
     ShepError::at(code, detail, location)
 }
 
