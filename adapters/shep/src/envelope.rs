@@ -5,7 +5,7 @@
 //! The SOAP 1.1 namespace and structure are from the W3C note "Simple
 //! Object Access Protocol (SOAP) 1.1" (2000), §4.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use quick_xml::escape::escape;
 
@@ -46,7 +46,7 @@ impl Default for Limits {
 /// Returns the document; [`operation`] gives the body's element.
 pub fn read(bytes: &[u8], limits: &Limits) -> Result<Document, ShepError> {
     let text = gateway_xml::decode(bytes)?;
-    let document = tree::parse(&text, &limits.xml)?;
+    let document = tree::parse_string(text, &limits.xml)?;
     let root = &document.root;
     if !root.is(Some(SOAP11), "Envelope") {
         let detail = if root.namespace.as_deref() == Some(SOAP12) {
@@ -87,14 +87,25 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Document, ShepError> {
         let detail = "Body must hold exactly one element";
         return Err(at(&document, body, codes::SHEP_MALFORMED_ENVELOPE, detail));
     }
-    let nested = body.descendants().into_iter().skip(1).find(|e| {
-        e.local_name == "Envelope" && matches!(e.namespace.as_deref(), Some(SOAP11 | SOAP12))
-    });
-    if let Some(nested) = nested {
+    if let Some(nested) = nested_envelope(body) {
         let detail = "an Envelope inside the Body";
         return Err(at(&document, nested, codes::SHEP_NESTED_ENVELOPE, detail));
     }
     Ok(document)
+}
+
+/// The first `Envelope` (SOAP 1.1 or 1.2) strictly inside `element`, in
+/// document order.
+fn nested_envelope(element: &Element) -> Option<&Element> {
+    element.elements().find_map(|child| {
+        let is_envelope = child.local_name == "Envelope"
+            && matches!(child.namespace.as_deref(), Some(SOAP11 | SOAP12));
+        if is_envelope {
+            Some(child)
+        } else {
+            nested_envelope(child)
+        }
+    })
 }
 
 /// The one element in the body of an envelope [`read`] accepted.
@@ -129,13 +140,18 @@ pub(crate) fn at(
     code: &'static str,
     detail: impl Into<String>,
 ) -> ShepError {
-    let location = tree::locate(&document.text, element.span.start, &element.path);
+    let path = document.path_of(element);
+    let location = tree::locate(&document.text, element.span.start, &path);
     ShepError::at(code, detail, location)
 }
 
 /// Refuses character data other than whitespace directly in `element`.
 pub(crate) fn no_text(document: &Document, element: &Element) -> Result<(), ShepError> {
-    if element.text().chars().all(|c| c.is_ascii_whitespace()) {
+    let blank = element.content.iter().all(|node| match node {
+        Node::Text(text) => text.chars().all(|c| c.is_ascii_whitespace()),
+        _ => true,
+    });
+    if blank {
         return Ok(());
     }
     let detail = format!("text is not allowed directly in {}", element.local_name);
@@ -198,7 +214,7 @@ pub(crate) fn carried_document(
         return Err(at(document, carried, codes::SHEP_DATA_TOO_LARGE, detail));
     }
     let mut needed = BTreeMap::new();
-    declarations_needed(carried, &BTreeSet::new(), &mut needed);
+    declarations_needed(carried, &mut Vec::new(), &mut needed);
     let mut declarations = String::new();
     for (prefix, uri) in &needed {
         declarations.push_str(if prefix.is_empty() {
@@ -225,36 +241,45 @@ pub(crate) fn carried_document(
 }
 
 /// The prefixes (`""`: default) used in `element`'s subtree without a
-/// declaration inside it, with the URIs they resolve to.
-fn declarations_needed(
-    element: &Element,
-    declared: &BTreeSet<String>,
+/// declaration inside it, with the URIs they resolve to. `declared` holds
+/// the prefixes (`None`: default) declared between the subtree's root and
+/// `element`.
+fn declarations_needed<'e>(
+    element: &'e Element,
+    declared: &mut Vec<Option<&'e str>>,
     needed: &mut BTreeMap<String, String>,
 ) {
-    let mut declared = declared.clone();
-    for (prefix, _) in &element.declarations {
-        declared.insert(prefix.clone().unwrap_or_default());
-    }
-    let mut uses = vec![(
-        element.prefix.clone().unwrap_or_default(),
-        &element.namespace,
-    )];
-    for attribute in &element.attributes {
-        if let Some(prefix) = &attribute.prefix {
-            uses.push((prefix.clone(), &attribute.namespace));
-        }
-    }
-    for (prefix, namespace) in uses {
-        if prefix == "xml" || declared.contains(&prefix) {
+    let outer = declared.len();
+    declared.extend(
+        element
+            .declarations
+            .iter()
+            .map(|(prefix, _)| prefix.as_deref()),
+    );
+    let own = (element.prefix.as_deref(), element.namespace.as_deref());
+    let attributes = element
+        .attributes
+        .iter()
+        .filter(|a| a.prefix.is_some())
+        .map(|a| (a.prefix.as_deref(), a.namespace.as_deref()));
+    for (prefix, namespace) in std::iter::once(own).chain(attributes) {
+        // Options compared, not empty strings: comparing two empty strings
+        // still calls memcmp, which profiled as this loop's hot spot.
+        if prefix == Some("xml") || declared.contains(&prefix) {
             continue;
         }
-        if let Some(uri) = namespace.as_deref().filter(|uri| *uri != XML_NAMESPACE) {
-            needed.entry(prefix).or_insert_with(|| uri.to_owned());
+        let prefix = prefix.unwrap_or_default();
+        if needed.contains_key(prefix) {
+            continue;
+        }
+        if let Some(uri) = namespace.filter(|uri| *uri != XML_NAMESPACE) {
+            needed.insert(prefix.to_owned(), uri.to_owned());
         }
     }
     for child in element.elements() {
-        declarations_needed(child, &declared, needed);
+        declarations_needed(child, declared, needed);
     }
+    declared.truncate(outer);
 }
 
 /// Writes SOAP 1.1 envelopes: UTF-8, two-space indentation, the envelope

@@ -2,14 +2,16 @@
 //! written, text and processing instructions in document order, and the byte
 //! span of every element in the decoded text.
 //!
-//! `gateway_xml::tree` is the guard: it refuses DOCTYPEs, unknown entities,
-//! ill-formed markup and documents over the limits, with located errors.
-//! Its tree drops what an envelope reader and a canonicaliser need (prefixes,
-//! declarations, the order of text between children, where an element stood
-//! in the text), so [`parse`] runs the guard first and then reads the text a
-//! second time into this tree. The second pass may assume well-formed input
-//! of bounded size; the cost is one more pass over at most a few hundred
-//! KiB.
+//! [`parse`] reads the text once and refuses, while it reads, everything
+//! `gateway_xml::tree` (the gateway's guard) refuses: DOCTYPEs, unknown
+//! entities and references to characters XML does not allow, ill-formed
+//! markup, text outside the root, a second root, undeclared prefixes and
+//! documents over the depth, element and attribute limits. When it refuses,
+//! the guard reads the text again to report the problem exactly as it
+//! would, located by line, column and element path; acceptance costs one
+//! pass, refusal at most two over a bounded prefix. Element paths are not
+//! built while reading: [`Document::path_of`] finds one from the spans when
+//! an error needs it.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -18,7 +20,7 @@ use gateway_xml::{Limits, Location};
 use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{PrefixDeclaration, ResolveResult};
+use quick_xml::name::{NamespaceResolver, PrefixDeclaration, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use crate::error::{ShepError, codes};
@@ -37,6 +39,32 @@ pub struct Document {
     pub after: Vec<(String, String)>,
 }
 
+impl Document {
+    /// The element path of `element`, an element of this document, from
+    /// the root: local names, e.g. `/Envelope/Body`. Found from the spans,
+    /// so it costs a walk down the tree; meant for error reports.
+    pub fn path_of(&self, element: &Element) -> String {
+        let target = element.span.start;
+        let mut path = String::new();
+        let mut current = &self.root;
+        loop {
+            path.push('/');
+            path.push_str(&current.local_name);
+            if current.span.start == target {
+                return path;
+            }
+            match current
+                .elements()
+                .find(|child| child.span.start <= target && target < child.span.end)
+            {
+                Some(child) => current = child,
+                // Not an element of this document: the deepest enclosing one.
+                None => return path,
+            }
+        }
+    }
+}
+
 /// An element as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
@@ -50,8 +78,6 @@ pub struct Element {
     pub content: Vec<Node>,
     /// From the `<` of the start tag to just after the end tag (or `/>`).
     pub span: Range<usize>,
-    /// The element path from the root, e.g. `/Envelope/Body`.
-    pub path: String,
 }
 
 /// An attribute other than a namespace declaration.
@@ -119,8 +145,10 @@ impl Element {
         let mut pending = vec![self];
         while let Some(element) = pending.pop() {
             found.push(element);
-            let children: Vec<&Element> = element.elements().collect();
-            pending.extend(children.into_iter().rev());
+            pending.extend(element.content.iter().rev().filter_map(|node| match node {
+                Node::Element(child) => Some(child),
+                _ => None,
+            }));
         }
         found
     }
@@ -151,10 +179,45 @@ pub fn scope_of(element: &Element, mut scope: Scope) -> Scope {
     scope
 }
 
-/// Reads `text` after `gateway_xml::parse` has accepted it with `limits`.
+/// Reads `text` into a document, refusing whatever `gateway_xml::parse`
+/// refuses with `limits`, with the same (located) error.
 pub fn parse(text: &str, limits: &Limits) -> Result<Document, ShepError> {
-    gateway_xml::parse(text, limits).map_err(ShepError::from)?;
-    Builder::default().run(text)
+    parse_string(text.to_owned(), limits)
+}
+
+/// [`parse`] keeping `text` as the document's text without copying it.
+pub fn parse_string(text: String, limits: &Limits) -> Result<Document, ShepError> {
+    match Builder::new(limits).run(&text) {
+        Ok(parts) => Ok(Document {
+            text,
+            before: parts.before,
+            root: parts.root,
+            after: parts.after,
+        }),
+        Err(refusal) => Err(explain(&text, limits, refusal)),
+    }
+}
+
+/// Why the single pass stopped.
+enum Refusal {
+    /// Something the guard refuses too; it says where and why.
+    Guard,
+    /// Something only this reader refuses (the guard does not read
+    /// namespace declaration values).
+    Own(&'static str),
+}
+
+/// The error for a document the single pass refused: the guard's own
+/// report, read again from the start.
+fn explain(text: &str, limits: &Limits, refusal: Refusal) -> ShepError {
+    match (gateway_xml::parse(text, limits), refusal) {
+        (Err(error), _) => ShepError::from(error),
+        (Ok(_), Refusal::Own(detail)) => ShepError::new(codes::MALFORMED_XML, detail),
+        // Cannot happen while both readers check the same; refuse anyway.
+        (Ok(_), Refusal::Guard) => {
+            ShepError::new(codes::MALFORMED_XML, "the document could not be read")
+        }
+    }
 }
 
 /// Turns a byte offset into the 1-based line and character column of
@@ -175,45 +238,58 @@ pub fn locate(text: &str, offset: usize, path: &str) -> Location {
     }
 }
 
-#[derive(Default)]
-struct Builder {
+/// What [`Builder::run`] gives: the document without its text.
+struct Parts {
+    before: Vec<(String, String)>,
+    root: Element,
+    after: Vec<(String, String)>,
+}
+
+struct Builder<'l> {
+    limits: &'l Limits,
     open: Vec<Element>,
     root: Option<Element>,
+    elements: usize,
     before: Vec<(String, String)>,
     after: Vec<(String, String)>,
 }
 
-impl Builder {
-    fn run(mut self, text: &str) -> Result<Document, ShepError> {
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Self {
+            limits,
+            open: Vec::new(),
+            root: None,
+            elements: 0,
+            before: Vec::new(),
+            after: Vec::new(),
+        }
+    }
+
+    fn run(mut self, text: &str) -> Result<Parts, Refusal> {
         let mut reader = NsReader::from_str(text);
         loop {
             let start = offset(reader.buffer_position());
-            let (namespace, event) = reader
-                .read_resolved_event()
-                .map_err(|_| second_pass("the document could not be read again"))?;
-            let namespace = match namespace {
-                ResolveResult::Bound(ns) => Some(ns.into_inner().to_owned()),
-                ResolveResult::Unbound => None,
-                ResolveResult::Unknown(_) => return Err(second_pass("undeclared prefix")),
-            };
+            let (namespace, event) = reader.read_resolved_event().map_err(|_| Refusal::Guard)?;
+            let namespace = owned_namespace(namespace);
             let end = offset(reader.buffer_position());
             match event {
-                Event::Start(tag) => self.open(&reader, namespace, &tag, start)?,
+                Event::Start(tag) => self.open(reader.resolver(), namespace, &tag, start)?,
                 Event::Empty(tag) => {
-                    self.open(&reader, namespace, &tag, start)?;
+                    self.open(reader.resolver(), namespace, &tag, start)?;
                     self.close(end);
                 }
                 Event::End(_) => self.close(end),
-                Event::Text(t) => self.text(&t.xml10_content()),
-                Event::CData(t) => self.text(&t.xml10_content()),
+                Event::Text(t) => self.text(&t.xml10_content())?,
+                Event::CData(t) => self.text(&t.xml10_content())?,
                 Event::GeneralRef(reference) => {
+                    let mut buffer = [0; 4];
                     let resolved = match reference.resolve_char_ref() {
-                        Ok(Some(ch)) => Some(ch.to_string()),
-                        Ok(None) => resolve_predefined_entity(&reference).map(str::to_owned),
-                        Err(_) => None,
+                        Ok(Some(ch)) if is_xml_char(ch) => &*ch.encode_utf8(&mut buffer),
+                        Ok(None) => resolve_predefined_entity(&reference).ok_or(Refusal::Guard)?,
+                        Ok(Some(_)) | Err(_) => return Err(Refusal::Guard),
                     };
-                    let resolved = resolved.ok_or_else(|| second_pass("unknown reference"))?;
-                    self.text(&resolved);
+                    self.text(resolved)?;
                 }
                 Event::PI(pi) => {
                     let pi = (pi.target().to_owned(), pi.content().trim_start().to_owned());
@@ -223,54 +299,65 @@ impl Builder {
                         (None, Some(_)) => self.after.push(pi),
                     }
                 }
-                Event::Decl(_) | Event::Comment(_) | Event::DocType(_) => {}
+                // Only at the very start, as the guard requires.
+                Event::Decl(_) if start != 0 => return Err(Refusal::Guard),
+                Event::DocType(_) => return Err(Refusal::Guard),
+                Event::Decl(_) | Event::Comment(_) => {}
                 Event::Eof => break,
             }
         }
-        let root = self.root.ok_or_else(|| second_pass("no root element"))?;
-        Ok(Document {
-            text: text.to_owned(),
-            before: self.before,
-            root,
-            after: self.after,
-        })
+        match (self.root, self.open.is_empty()) {
+            (Some(root), true) => Ok(Parts {
+                before: self.before,
+                root,
+                after: self.after,
+            }),
+            _ => Err(Refusal::Guard),
+        }
     }
 
     fn open(
         &mut self,
-        reader: &NsReader<&[u8]>,
-        namespace: Option<String>,
+        resolver: &NamespaceResolver,
+        namespace: Result<Option<String>, Refusal>,
         tag: &BytesStart<'_>,
         start: usize,
-    ) -> Result<(), ShepError> {
+    ) -> Result<(), Refusal> {
+        if self.open.is_empty() && self.root.is_some() {
+            return Err(Refusal::Guard);
+        }
+        let namespace = namespace?;
+        self.elements += 1;
+        if self.open.len() >= self.limits.max_depth || self.elements > self.limits.max_elements {
+            return Err(Refusal::Guard);
+        }
         let name = tag.name();
-        let local_name = tag.local_name().into_inner().to_owned();
-        let path = match self.open.last() {
-            Some(parent) => format!("{}/{local_name}", parent.path),
-            None => format!("/{local_name}"),
-        };
         let mut declarations = Vec::new();
         let mut attributes = Vec::new();
-        for attribute in tag.attributes() {
-            let attribute = attribute.map_err(|_| second_pass("malformed attribute"))?;
-            let value = attribute
-                .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|_| second_pass("malformed attribute value"))?
-                .into_owned();
-            match attribute.key.as_namespace_binding() {
-                Some(PrefixDeclaration::Default) => declarations.push((None, value)),
-                Some(PrefixDeclaration::Named(prefix)) => {
-                    declarations.push((Some(prefix.to_owned()), value));
+        for (index, attribute) in tag.attributes().enumerate() {
+            if index >= self.limits.max_attributes {
+                return Err(Refusal::Guard);
+            }
+            let attribute = attribute.map_err(|_| Refusal::Guard)?;
+            let binding = attribute.key.as_namespace_binding();
+            let value = attribute.normalized_value(XmlVersion::Implicit1_0);
+            match binding {
+                Some(binding) => {
+                    // The guard leaves declarations to quick-xml's resolver
+                    // and does not unescape them.
+                    let value = value
+                        .map_err(|_| Refusal::Own("malformed attribute value"))?
+                        .into_owned();
+                    let prefix = match binding {
+                        PrefixDeclaration::Default => None,
+                        PrefixDeclaration::Named(prefix) => Some(prefix.to_owned()),
+                    };
+                    declarations.push((prefix, value));
                 }
                 None => {
-                    let (resolved, local) = reader.resolver().resolve_attribute(attribute.key);
-                    let namespace = match resolved {
-                        ResolveResult::Bound(ns) => Some(ns.into_inner().to_owned()),
-                        ResolveResult::Unbound => None,
-                        ResolveResult::Unknown(_) => {
-                            return Err(second_pass("undeclared prefix"));
-                        }
-                    };
+                    let (resolved, local) = resolver.resolve_attribute(attribute.key);
+                    let namespace = owned_namespace(resolved)?;
+                    let value = value.map_err(|_| Refusal::Guard)?.into_owned();
                     attributes.push(Attribute {
                         prefix: attribute.key.prefix().map(|p| p.into_inner().to_owned()),
                         local_name: local.into_inner().to_owned(),
@@ -282,18 +369,18 @@ impl Builder {
         }
         self.open.push(Element {
             prefix: name.prefix().map(|p| p.into_inner().to_owned()),
-            local_name,
+            local_name: tag.local_name().into_inner().to_owned(),
             namespace,
             declarations,
             attributes,
             content: Vec::new(),
             span: start..start,
-            path,
         });
         Ok(())
     }
 
     fn close(&mut self, end: usize) {
+        // quick-xml has already matched the end tag against the start tag.
         let Some(mut element) = self.open.pop() else {
             return;
         };
@@ -304,34 +391,183 @@ impl Builder {
         }
     }
 
-    fn text(&mut self, text: &str) {
-        // Whitespace outside the root is not part of the document.
+    fn text(&mut self, text: &str) -> Result<(), Refusal> {
         let Some(element) = self.open.last_mut() else {
-            return;
+            // Whitespace outside the root is not part of the document;
+            // anything else is refused.
+            return if text.chars().all(is_xml_whitespace) {
+                Ok(())
+            } else {
+                Err(Refusal::Guard)
+            };
         };
         match element.content.last_mut() {
             Some(Node::Text(previous)) => previous.push_str(text),
             _ => element.content.push(Node::Text(text.to_owned())),
         }
+        Ok(())
     }
 }
 
-/// The guard accepted the document, so the second pass cannot fail on its
-/// own; if it does, the two readers disagree and the document is refused.
-fn second_pass(detail: &str) -> ShepError {
-    ShepError::new(codes::MALFORMED_XML, detail)
+fn owned_namespace(result: ResolveResult<'_>) -> Result<Option<String>, Refusal> {
+    match result {
+        ResolveResult::Bound(namespace) => Ok(Some(namespace.into_inner().to_owned())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(_) => Err(Refusal::Guard),
+    }
 }
 
 fn offset(position: u64) -> usize {
     usize::try_from(position).unwrap_or(usize::MAX)
 }
 
+fn is_xml_whitespace(ch: char) -> bool {
+    matches!(ch, ' ' | '\t' | '\r' | '\n')
+}
+
+/// The characters XML 1.0 allows (its `Char` production).
+fn is_xml_char(ch: char) -> bool {
+    matches!(ch, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn read(text: &str) -> Document {
         parse(text, &Limits::default()).unwrap()
+    }
+
+    /// The same elements, namespaces, attributes and text as the guard's
+    /// tree.
+    fn same_tree(ours: &Element, guard: &gateway_xml::Element) -> bool {
+        let attributes = ours.attributes.iter().map(|a| {
+            (
+                a.namespace.as_deref(),
+                a.local_name.as_str(),
+                a.value.as_str(),
+            )
+        });
+        let guard_attributes = guard.attributes.iter().map(|a| {
+            (
+                a.namespace.as_deref(),
+                a.local_name.as_str(),
+                a.value.as_str(),
+            )
+        });
+        ours.namespace == guard.namespace
+            && ours.local_name == guard.local_name
+            && attributes.eq(guard_attributes)
+            && ours.text() == guard.text
+            && ours.elements().count() == guard.children.len()
+            && ours
+                .elements()
+                .zip(&guard.children)
+                .all(|(ours, guard)| same_tree(ours, guard))
+    }
+
+    /// `parse` refuses whatever the guard refuses, with the guard's error,
+    /// and otherwise reads the tree the guard reads (or refuses a namespace
+    /// declaration the guard does not unescape).
+    fn agrees_with_the_guard(text: &str, limits: &Limits) -> Result<(), String> {
+        match (parse(text, limits), gateway_xml::parse(text, limits)) {
+            (Err(ours), Err(guard)) if ours == ShepError::from(guard.clone()) => Ok(()),
+            (Ok(ours), Ok(guard)) if same_tree(&ours.root, &guard) && ours.text == text => Ok(()),
+            (Err(ours), Ok(_)) if ours.code == codes::MALFORMED_XML => Ok(()),
+            (ours, guard) => Err(format!("{text:?}: {ours:?} but the guard: {guard:?}")),
+        }
+    }
+
+    const SMALL: Limits = Limits {
+        max_depth: 3,
+        max_elements: 6,
+        max_attributes: 2,
+    };
+
+    #[test]
+    fn refuses_what_the_guard_refuses_with_its_errors() {
+        for text in [
+            "",
+            "   ",
+            "<r>",
+            "<r></s>",
+            "</r>",
+            "<r/><r/>",
+            "<r/>text",
+            "text<r/>",
+            "<r/><![CDATA[x]]>",
+            "<r/>&#65;",
+            "<r/>&#32;",
+            "<r>&unknown;</r>",
+            "<r>&#0;</r>",
+            "<r>&#xFFFE;</r>",
+            "<r>& </r>",
+            "<r a='&bad;'/>",
+            "<r a='&#1;'/>",
+            "<r a='1' a='2'/>",
+            "<p:r/>",
+            "<r p:a='1'/>",
+            "<r><?xml version=\"1.0\"?></r>",
+            " <?xml version=\"1.0\"?><r/>",
+            "<r a=1/>",
+            "<!DOCTYPE r><r/>",
+            "<r/><!DOCTYPE r>",
+            "<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>",
+            "<!DOCTYPE",
+            "<r>\n  <a>\n  </b>\n</r>",
+            "<r xmlns:p='&bad;'/>",
+            "<r xmlns:p='urn:&amp;'><p:a p:b='&lt;'/></r>",
+            "<a><b><c><d/></c></b></a>",
+            "<a><b/><b/><b/><b/><b/><b/></a>",
+            "<a x='1' y='2' z='3'/>",
+            "<a xmlns='urn:a' xmlns:p='urn:p' x='1'/>",
+            "<?pi?><r><?q x?><!-- c --></r><?z?>",
+        ] {
+            agrees_with_the_guard(text, &Limits::default()).unwrap();
+            agrees_with_the_guard(text, &SMALL).unwrap();
+        }
+    }
+
+    #[test]
+    fn guard_errors_keep_their_locations() {
+        let error = parse("<r>\n  <a>\n  </b>\n</r>", &Limits::default()).unwrap_err();
+        let at = error.location.unwrap();
+        assert_eq!((at.line, at.column, at.path.as_str()), (3, 3, "/r/a"));
+        let error = parse("<a><b><c><d/></c></b></a>", &SMALL).unwrap_err();
+        assert_eq!(error.code, "SCHEMA_VIOLATION");
+        assert_eq!(error.location.unwrap().path, "/a/b/c/d");
+    }
+
+    const BASE: &str = "<?xml version=\"1.0\"?>\n<?pi x?><p:r xmlns:p=\"urn:p\" xmlns=\"urn:d\" a=\"1 &amp; 2\">\n  <c p:k='v'>x &lt; <![CDATA[<y>]]>&#x4A;</c><!-- c -->\n  <p:d><e/></p:d>\n</p:r>\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// Never weaker than the guard, on markup-like junk.
+        #[test]
+        fn agrees_with_the_guard_on_junk(text in "[<>/&;:=\"' a-zA-Z0-9!?#\\[\\]-]{0,64}") {
+            agrees_with_the_guard(&text, &Limits::default()).map_err(TestCaseError::fail)?;
+            agrees_with_the_guard(&text, &SMALL).map_err(TestCaseError::fail)?;
+        }
+
+        /// Nor on a document with junk spliced in or a piece cut out.
+        #[test]
+        fn agrees_with_the_guard_on_mutated_documents(
+            at in 0usize..BASE.len(),
+            cut in 0usize..8,
+            junk in "[<>/&;:=\"' a-zA-Z0-9!?#\\[\\]-]{0,12}",
+        ) {
+            let mut at = at;
+            while !BASE.is_char_boundary(at) {
+                at -= 1;
+            }
+            let end = (at + cut).min(BASE.len());
+            let text = format!("{}{junk}{}", &BASE[..at], &BASE[end..]);
+            agrees_with_the_guard(&text, &Limits::default()).map_err(TestCaseError::fail)?;
+            agrees_with_the_guard(&text, &SMALL).map_err(TestCaseError::fail)?;
+        }
     }
 
     #[test]
@@ -357,7 +593,8 @@ mod tests {
         };
         assert_eq!(c.namespace.as_deref(), Some("urn:d"));
         assert_eq!(&text[c.span.clone()], "<c/>");
-        assert_eq!(c.path, "/r/c");
+        assert_eq!(doc.path_of(c), "/r/c");
+        assert_eq!(doc.path_of(root), "/r");
         assert!(text[root.span.clone()].starts_with("<p:r"));
         assert!(text[root.span.clone()].ends_with("</p:r>"));
     }
