@@ -48,7 +48,7 @@ struct EmbeddedGateway {
 
 #[async_trait]
 impl Gateways for Embedded {
-    async fn start(&self, _setup: &Setup) -> Result<Box<dyn RunningGateway>, String> {
+    async fn start(&self, setup: &Setup) -> Result<Box<dyn RunningGateway>, String> {
         let dir = std::env::temp_dir().join(format!(
             "iin-replay-{}-{:016x}",
             std::process::id(),
@@ -59,7 +59,7 @@ impl Gateways for Embedded {
         let store = crate::storage::open(&url, &crate::storage::StoreOptions::default())
             .await
             .map_err(|e| format!("{url}: {e}"))?;
-        let mut config = self.config.clone();
+        let mut config = setup.configure(&self.config);
         config.server.listen = "127.0.0.1:0".parse().expect("a socket address");
         start_in_process(store, &config, dir).await
     }

@@ -50,6 +50,24 @@ pub struct Setup {
     /// The loopback URL that takes this scenario's callbacks, if it declared
     /// a receiver. A self-started gateway should deliver there.
     pub callback_url: Option<String>,
+    /// The sender whose results go to `callback_url`.
+    pub callback_sender: Option<String>,
+}
+
+impl Setup {
+    /// `config` with delivery of the scenario's sender pointed at its
+    /// receiver, for a gateway started for this scenario.
+    pub fn configure(&self, config: &crate::config::Config) -> crate::config::Config {
+        let mut config = config.clone();
+        if let (Some(url), Some(sender)) = (&self.callback_url, &self.callback_sender) {
+            config.delivery.senders.retain(|s| &s.id != sender);
+            config.delivery.senders.push(crate::config::CallbackSender {
+                id: sender.clone(),
+                callback_url: url.clone(),
+            });
+        }
+        config
+    }
 }
 
 /// Where scenarios run: a fresh gateway per scenario, or one given.
@@ -202,6 +220,7 @@ pub async fn run(scenario: &Scenario, gateways: &dyn Gateways, options: &Options
     };
     let setup = Setup {
         callback_url: receiver.as_ref().map(CallbackReceiver::url),
+        callback_sender: scenario.callback.as_ref().map(|c| c.sender.clone()),
     };
     let gateway = match gateways.start(&setup).await {
         Ok(gateway) => gateway,

@@ -30,6 +30,9 @@ pub struct ScenarioFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackSpec {
+    /// The `SenderId` whose results a self-started gateway delivers to the
+    /// scenario's receiver.
+    pub sender: String,
     /// Statuses answered to successive callbacks; 200 once they run out.
     #[serde(default)]
     pub respond: Vec<u16>,

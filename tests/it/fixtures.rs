@@ -35,7 +35,7 @@ pub fn replay_config() -> Config {
 pub struct FreshGateways {
     pub backend: Backend,
     pub config: Config,
-    /// Callback URLs the scenarios asked for (none is configurable yet).
+    /// Callback URLs the scenarios asked for.
     pub callback_urls: Mutex<Vec<String>>,
 }
 
@@ -71,8 +71,8 @@ impl Gateways for FreshGateways {
             self.callback_urls.lock().unwrap().push(url.clone());
         }
         let db = TestDb::new(self.backend).await;
-        let inner =
-            replay::start_in_process(db.store.clone(), &self.config, PathBuf::new()).await?;
+        let config = setup.configure(&self.config);
+        let inner = replay::start_in_process(db.store.clone(), &config, PathBuf::new()).await?;
         Ok(Box::new(OnTestDb { inner, _db: db }))
     }
 }
@@ -156,30 +156,58 @@ async fn shep_fixtures_on_postgres() {
     replay_area(Backend::Postgres, "shep", 3).await;
 }
 
-/// What the gateway cannot do yet is in fixtures too, marked pending, and
-/// reported as SKIP with the reason: never silently passing.
+/// The delivery scenarios on both stores: callbacks with retries to the
+/// scenario's own receiver, and the notices feed.
 #[tokio::test]
-async fn pending_fixtures_are_reported_as_skipped() {
+async fn delivery_fixtures_on_sqlite() {
+    replay_area(Backend::Sqlite, "delivery", 2).await;
+}
+
+#[tokio::test]
+async fn delivery_fixtures_on_postgres() {
+    replay_area(Backend::Postgres, "delivery", 2).await;
+}
+
+/// A scenario marked pending is loaded and checked but not run, and is
+/// reported as SKIP with its reason: never silently passing.
+#[tokio::test]
+async fn pending_scenarios_are_reported_as_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("later");
+    std::fs::create_dir(&scenario).unwrap();
+    std::fs::write(
+        scenario.join("scenario.toml"),
+        "description = \"not yet\"\npending = \"waits for a feature\"\n\n[[step]]\nget = \"/healthz\"\nstatus = 200\n",
+    )
+    .unwrap();
+    let gateways = FreshGateways::new(Backend::Sqlite);
+    let outcomes =
+        replay::runner::run_paths(&[scenario], &gateways, &replay::Options::default()).await;
+    let report = replay::report::text(&outcomes);
+    assert!(
+        report.ends_with("1 scenarios: 0 passed, 0 failed, 1 skipped\n"),
+        "{report}"
+    );
+    assert!(report.contains("pending: waits for a feature"), "{report}");
+}
+
+/// A scenario that declares a callback receiver gets a gateway delivering
+/// there.
+#[tokio::test]
+async fn a_scenario_receiver_is_the_callback_of_its_gateway() {
     let gateways = FreshGateways::new(Backend::Sqlite);
     let outcomes = replay::runner::run_paths(
-        &[
-            root().join("fixtures/delivery"),
-            root().join("fixtures/intake/iin-already-registered"),
-        ],
+        &[root().join("fixtures/delivery/callback-retries")],
         &gateways,
         &replay::Options::default(),
     )
     .await;
     let report = replay::report::text(&outcomes);
     assert!(
-        report.ends_with("3 scenarios: 0 passed, 0 failed, 3 skipped\n"),
+        report.ends_with("1 scenarios: 1 passed, 0 failed, 0 skipped\n"),
         "{report}"
     );
-    assert!(
-        report.contains("SKIP delivery/callback-retries: pending: "),
-        "{report}"
-    );
-    assert!(gateways.callback_urls.lock().unwrap().is_empty());
+    assert_eq!(gateways.callback_urls.lock().unwrap().len(), 1);
 }
 
 /// A scenario copied from fixtures with one value changed fails, and the
