@@ -86,7 +86,7 @@ async fn route(
             "shep.sync",
             match read_body(gateway, request, timeout).await {
                 Ok(body) => gateway.shep_send_message(&body).await,
-                Err(answer) => answer,
+                Err(answer) => gateway.shep_unread(answer, false),
             },
         ),
         (&Method::GET, ["", "api", "v1", "applications", number, "certificate.html"]) => {
@@ -138,7 +138,7 @@ async fn route(
             "shep.async",
             match read_body(gateway, request, timeout).await {
                 Ok(body) => gateway.shep_async(&body).await,
-                Err(answer) => answer,
+                Err(answer) => gateway.shep_unread(answer, true),
             },
         ),
         (&Method::GET, ["", "api", "v1", "notices"]) => {

@@ -85,6 +85,30 @@ impl Gateway {
         shep::signature::remove_signature(text, &limits.xml)
     }
 
+    /// A body the HTTP layer refused before reading it (too large, too
+    /// slow), answered as a SOAP fault like every other ШЭП refusal.
+    pub fn shep_unread(&self, answer: Answer, async_channel: bool) -> Answer {
+        let date = instant(self.clock.now(), self.calendar.offset());
+        let operation = if async_channel {
+            Operation::AsyncSendMessage
+        } else {
+            Operation::SyncSendMessage
+        };
+        let code = answer.code.unwrap_or("INTERNAL_ERROR");
+        let notice = without_declaration(&answer.body);
+        Answer {
+            retry_after: answer.retry_after,
+            ..fault_of(
+                operation,
+                FaultCode::Client,
+                code,
+                gateway_xml::texts(code).en,
+                Some(notice),
+                &date,
+            )
+        }
+    }
+
     fn wrap_sync_answer(
         &self,
         answer: Answer,

@@ -206,3 +206,17 @@ async fn signatures_are_verified_when_required() {
     );
     app.stop().await;
 }
+
+/// A body over the limit on a ШЭП route is refused before it is read, as a
+/// SOAP fault carrying PAYLOAD_TOO_LARGE, and nothing is stored.
+#[tokio::test]
+async fn an_envelope_over_the_limit_is_a_fault() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let app = gateway(&db, false, SIGNER_CERT).await;
+    let mut envelope = shep_fixture("sync-application-utf8.xml");
+    envelope.resize(300_000, b' ');
+    let reply = app.post("/shep/SyncChannel", envelope).await;
+    assert_fault(&reply, "PAYLOAD_TOO_LARGE");
+    assert_eq!(db.count("answers").await, 0);
+    app.stop().await;
+}
