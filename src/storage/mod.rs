@@ -14,6 +14,12 @@ pub mod postgres;
 mod postgres_delivery;
 mod postgres_mvd;
 pub mod sqlite;
+
+/// The SQL the PostgreSQL store runs to lease and complete, for benchmarks
+/// that measure the same statements without the gateway around them.
+pub mod postgres_statements {
+    pub use super::postgres_mvd::{HOLD_IIN, LEASE, LOCK_FOR_RESULT, RECLAIM, RECORD_RESULT};
+}
 mod sqlite_delivery;
 mod sqlite_mvd;
 

@@ -14,7 +14,7 @@ use super::{
     StoreError, StoredResult, parse_state,
 };
 
-const LEASE: &str = "
+pub const LEASE: &str = "
 WITH picked AS (
     SELECT number FROM applications
     WHERE state = 'QUEUED'
@@ -45,7 +45,7 @@ steps AS (
 )
 SELECT number, lease_token, delivery_count, payload FROM leased ORDER BY created_at, number";
 
-const RECLAIM: &str = "
+pub const RECLAIM: &str = "
 WITH expired AS (
     SELECT number FROM applications
     WHERE state = 'LEASED' AND lease_expires_at <= $1
@@ -79,18 +79,18 @@ RETURNING delivery_count";
 
 const EXISTS: &str = "SELECT state FROM applications WHERE number = $1";
 
-const LOCK_FOR_RESULT: &str = "
+pub const LOCK_FOR_RESULT: &str = "
 SELECT a.state, a.lease_token, a.lease_expires_at, r.result_hash
 FROM applications a
 LEFT JOIN mvd_results r ON r.application_number = a.number
 WHERE a.number = $1
 FOR UPDATE OF a";
 
-const HOLD_IIN: &str = "
+pub const HOLD_IIN: &str = "
 INSERT INTO iin_holders (iin, application_number, recorded_at) VALUES ($1, $2, $3)
 ON CONFLICT (iin) DO NOTHING";
 
-const RECORD_RESULT: &str = "
+pub const RECORD_RESULT: &str = "
 WITH moved AS (
     UPDATE applications
     SET state = $2, lease_token = NULL, lease_expires_at = NULL, updated_at = $3,

@@ -8,9 +8,10 @@
 //! token, expiry and delivery count, the `LEASED` transitions). Per leased
 //! application, one transaction as `PgStore::pg_complete` runs it: the row
 //! locked with its result hash, the lease checked, the IIN holder inserted,
-//! the state, transition and result written, `COMMIT`. The statements below
-//! are copied from `src/storage/postgres_mvd.rs`; keep them in step. No HTTP,
-//! no XML, no JSON: the documents and hashes are made before timing.
+//! the state, transition and result written, `COMMIT`. The statements are the
+//! store's own (`storage::postgres_statements`), so the two cannot drift
+//! apart. No HTTP, no XML, no JSON: the documents and hashes are made before
+//! timing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,98 +21,13 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_postgres::{Client, Statement};
 
+use iin_gateway::storage::postgres_statements::{
+    HOLD_IIN, LEASE, LOCK_FOR_RESULT, RECLAIM, RECORD_RESULT,
+};
+
 use crate::mvd_http::Pulled;
 use crate::mvd_queue::{Decided, connect};
 use crate::scratch::pg_text;
-
-// --- copied from src/storage/postgres_mvd.rs ---
-
-const LEASE: &str = "
-WITH picked AS (
-    SELECT number FROM applications
-    WHERE state = 'QUEUED'
-    ORDER BY updated_at, number
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED
-),
-numbered AS (
-    SELECT number, row_number() OVER (ORDER BY number) AS i FROM picked
-),
-leased AS (
-    UPDATE applications a
-    SET state = 'LEASED',
-        lease_token = t.token,
-        lease_expires_at = $3,
-        delivery_count = a.delivery_count + 1,
-        transition_count = a.transition_count + 1,
-        updated_at = $2
-    FROM numbered n
-    JOIN unnest($4::text[]) WITH ORDINALITY AS t(token, i) ON t.i = n.i
-    WHERE a.number = n.number
-    RETURNING a.number, a.lease_token, a.delivery_count, a.payload, a.transition_count,
-              a.created_at
-),
-steps AS (
-    INSERT INTO transitions (application_number, seq, state, at, due_at)
-    SELECT number, transition_count, 'LEASED', $2, $5 FROM leased
-)
-SELECT number, lease_token, delivery_count, payload FROM leased ORDER BY created_at, number";
-
-const RECLAIM: &str = "
-WITH expired AS (
-    SELECT number FROM applications
-    WHERE state = 'LEASED' AND lease_expires_at <= $1
-    ORDER BY lease_expires_at
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
-),
-moved AS (
-    UPDATE applications a
-    SET state = CASE WHEN a.delivery_count >= $2 THEN 'DEAD_LETTERED' ELSE 'QUEUED' END,
-        lease_token = NULL,
-        lease_expires_at = NULL,
-        updated_at = a.lease_expires_at,
-        transition_count = a.transition_count + 1
-    FROM expired e
-    WHERE a.number = e.number
-    RETURNING a.number, a.state, a.updated_at, a.transition_count
-),
-steps AS (
-    INSERT INTO transitions (application_number, seq, state, at, due_at)
-    SELECT number, transition_count, state, updated_at,
-           CASE WHEN state = 'QUEUED' THEN $4::timestamptz END
-    FROM moved
-)
-SELECT number, state FROM moved ORDER BY number";
-
-const LOCK_FOR_RESULT: &str = "
-SELECT a.state, a.lease_token, a.lease_expires_at, r.result_hash
-FROM applications a
-LEFT JOIN mvd_results r ON r.application_number = a.number
-WHERE a.number = $1
-FOR UPDATE OF a";
-
-const HOLD_IIN: &str = "
-INSERT INTO iin_holders (iin, application_number, recorded_at) VALUES ($1, $2, $3)
-ON CONFLICT (iin) DO NOTHING";
-
-const RECORD_RESULT: &str = "
-WITH moved AS (
-    UPDATE applications
-    SET state = $2, lease_token = NULL, lease_expires_at = NULL, updated_at = $3,
-        transition_count = transition_count + 1
-    WHERE number = $1
-    RETURNING transition_count
-),
-step AS (
-    INSERT INTO transitions (application_number, seq, state, at, due_at)
-    SELECT $1, transition_count, $2, $3, $4 FROM moved
-)
-INSERT INTO mvd_results
-    (application_number, outcome, code, iin, result_hash, document, warnings, decided_at)
-VALUES ($1, $2, $5, $6, $7, $8, $9, $3)";
-
-// --- end of the copy ---
 
 /// `mvd.max_deliveries` and the sweeper's limit, as the gateway passes them.
 const MAX_DELIVERIES: i32 = 5;
