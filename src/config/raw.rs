@@ -178,6 +178,22 @@ impl Problems {
         result.map_err(|e| self.0.push(format!("{key}: {e}"))).ok()
     }
 
+    /// `value` must lie in `range`; the message names the bounds.
+    fn within<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        key: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+    ) {
+        if !range.contains(&value) {
+            self.0.push(format!(
+                "{key}: must be between {} and {}",
+                range.start(),
+                range.end()
+            ));
+        }
+    }
+
     fn require(&mut self, key: &str, ok: bool, why: &str) {
         if !ok {
             self.0.push(format!("{key}: {why}"));
@@ -211,20 +227,20 @@ impl RawConfig {
             self.server.max_connections > 0,
             "must be at least 1",
         );
-        p.require(
+        p.within(
             "intake.max_body_bytes",
-            (1024..=64 << 20).contains(&self.intake.max_body_bytes),
-            "must be between 1024 and 67108864",
+            self.intake.max_body_bytes,
+            1024..=64 << 20,
         );
         p.require(
             "intake.max_depth",
             (4..=256).contains(&self.intake.max_depth),
             "must be between 4 (an application needs 4) and 256",
         );
-        p.require(
+        p.within(
             "intake.max_elements",
-            (64..=1_000_000).contains(&self.intake.max_elements),
-            "must be between 64 and 1000000",
+            self.intake.max_elements,
+            64..=1_000_000,
         );
         let url = &self.database.url;
         p.require(
@@ -241,15 +257,15 @@ impl RawConfig {
             self.database.pool_size > 0,
             "must be at least 1",
         );
-        p.require(
+        p.within(
             "database.group_commit_max_batch",
-            (1..=10_000).contains(&self.database.group_commit_max_batch),
-            "must be between 1 and 10000",
+            self.database.group_commit_max_batch,
+            1..=10_000,
         );
-        p.require(
+        p.within(
             "database.group_commit_writers",
-            (1..=64).contains(&self.database.group_commit_writers),
-            "must be between 1 and 64",
+            self.database.group_commit_writers,
+            1..=64,
         );
         let schema = &self.database.schema;
         p.require(
@@ -263,20 +279,12 @@ impl RawConfig {
             "must be empty or a plain lower-case identifier ([a-z_][a-z0-9_]*)",
         );
         let m = &self.mvd;
-        p.require(
-            "mvd.max_deliveries",
-            (1..=1000).contains(&m.max_deliveries),
-            "must be between 1 and 1000",
-        );
-        p.require(
-            "mvd.max_batch",
-            (1..=1000).contains(&m.max_batch),
-            "must be between 1 and 1000",
-        );
-        p.require(
+        p.within("mvd.max_deliveries", m.max_deliveries, 1..=1000);
+        p.within("mvd.max_batch", m.max_batch, 1..=1000);
+        p.within(
             "mvd.max_visibility_seconds",
-            (1..=86_400).contains(&m.max_visibility_seconds),
-            "must be between 1 and 86400",
+            m.max_visibility_seconds,
+            1..=86_400,
         );
         p.require(
             "mvd.default_visibility_seconds",
@@ -289,11 +297,7 @@ impl RawConfig {
             m.max_wait_seconds <= 300,
             "must be at most 300",
         );
-        p.require(
-            "mvd.poll_interval_ms",
-            (10..=60_000).contains(&m.poll_interval_ms),
-            "must be between 10 and 60000",
-        );
+        p.within("mvd.poll_interval_ms", m.poll_interval_ms, 10..=60_000);
         let format = p.check(
             "logging.format",
             match self.logging.format.as_str() {
@@ -368,20 +372,16 @@ impl RawConfig {
             ..MatchingConfig::default()
         };
         p.check("matching", matching.validate());
-        p.require(
-            "matching.max_candidates",
-            (1..=10_000).contains(&m.max_candidates),
-            "must be between 1 and 10000",
-        );
+        p.within("matching.max_candidates", m.max_candidates, 1..=10_000);
 
         let shep = self.shep.check(&mut p);
         let tls = self.tls.check(&mut p);
         let access = self.access.check(&mut p);
         let delivery = self.delivery.check(&mut p);
-        p.require(
+        p.within(
             "deadlines.check_interval_ms",
-            (100..=3_600_000).contains(&self.deadlines.check_interval_ms),
-            "must be between 100 and 3600000",
+            self.deadlines.check_interval_ms,
+            100..=3_600_000,
         );
 
         if !p.0.is_empty() {
@@ -457,11 +457,7 @@ fn intake_role() -> String {
 
 impl RawShep {
     fn check(self, p: &mut Problems) -> ShepSettings {
-        p.require(
-            "shep.max_data_bytes",
-            (1024..=64 << 20).contains(&self.max_data_bytes),
-            "must be between 1024 and 67108864",
-        );
+        p.within("shep.max_data_bytes", self.max_data_bytes, 1024..=64 << 20);
         let mut seen = std::collections::BTreeSet::new();
         let senders = self
             .senders
@@ -617,35 +613,19 @@ impl RawAccess {
 
 impl RawDelivery {
     fn check(self, p: &mut Problems) -> DeliverySettings {
-        p.require(
-            "delivery.workers",
-            (1..=64).contains(&self.workers),
-            "must be between 1 and 64",
-        );
-        p.require(
-            "delivery.batch",
-            (1..=1000).contains(&self.batch),
-            "must be between 1 and 1000",
-        );
-        p.require(
-            "delivery.timeout_seconds",
-            (1..=300).contains(&self.timeout_seconds),
-            "must be between 1 and 300",
-        );
-        p.require(
-            "delivery.max_attempts",
-            (1..=1000).contains(&self.max_attempts),
-            "must be between 1 and 1000",
-        );
+        p.within("delivery.workers", self.workers, 1..=64);
+        p.within("delivery.batch", self.batch, 1..=1000);
+        p.within("delivery.timeout_seconds", self.timeout_seconds, 1..=300);
+        p.within("delivery.max_attempts", self.max_attempts, 1..=1000);
         p.require(
             "delivery.max_age_seconds",
             self.max_age_seconds >= 1,
             "must be at least 1",
         );
-        p.require(
+        p.within(
             "delivery.backoff_base_ms",
-            (1..=3_600_000).contains(&self.backoff_base_ms),
-            "must be between 1 and 3600000",
+            self.backoff_base_ms,
+            1..=3_600_000,
         );
         p.require(
             "delivery.backoff_cap_seconds",
@@ -653,10 +633,10 @@ impl RawDelivery {
                 && self.backoff_cap_seconds * 1000 >= self.backoff_base_ms,
             "must be at least 1 and not below delivery.backoff_base_ms",
         );
-        p.require(
+        p.within(
             "delivery.poll_interval_ms",
-            (10..=60_000).contains(&self.poll_interval_ms),
-            "must be between 10 and 60000",
+            self.poll_interval_ms,
+            10..=60_000,
         );
         let mut seen = std::collections::BTreeSet::new();
         let senders = self
