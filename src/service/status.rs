@@ -1,6 +1,8 @@
 //! `ApplicationStatus`: an application's state and history.
 
-use gateway_xml::ApplicationStatus;
+use gateway_xml::{ApplicationStatus, DeliveryOut};
+
+use crate::storage::ApplicationRecord;
 
 use super::time_format::instant;
 use super::{Answer, Gateway};
@@ -37,9 +39,20 @@ impl Gateway {
         } else {
             None
         };
+        self.status_answer(record, result, delivery)
+    }
+
+    /// The 200 answer of an application as `record` holds it, with its
+    /// result document and delivery, if any.
+    pub(super) fn status_answer(
+        &self,
+        record: ApplicationRecord,
+        result: Option<String>,
+        delivery: Option<DeliveryOut>,
+    ) -> Answer {
         let offset = self.calendar.offset();
         let status = ApplicationStatus {
-            application_number: record.number.clone(),
+            application_number: record.number,
             message_id: record.message_id,
             state: record.state.as_str().to_owned(),
             history: record
@@ -50,7 +63,7 @@ impl Gateway {
             result,
             delivery,
         };
-        Answer::xml(200, gateway_xml::render_application_status(&status))
-            .with_application(&record.number)
+        let body = gateway_xml::render_application_status(&status);
+        Answer::xml(200, body).with_application(&status.application_number)
     }
 }

@@ -318,6 +318,12 @@ async fn the_result_table(backend: Backend) {
     assert_eq!(element(&mismatch.text(), "State"), "REJECTED");
     assert_eq!(code(&mismatch), "IDENTITY_MISMATCH");
     keep(backend, "status-identity-mismatch", &mismatch);
+    // A recorded result is answered without reading it back: the answer is
+    // byte for byte the status as read from the store.
+    for (number, answer) in [(a, &recorded), (b, &b_ok), (c, &mismatch)] {
+        let status = app.get(&format!("/api/v1/applications/{number}")).await;
+        assert_eq!(status.body, answer.body, "{number}");
+    }
 
     // The printable certificate exists for a formed IIN only.
     let html = app

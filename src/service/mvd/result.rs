@@ -14,7 +14,7 @@ use crate::matching::Identity;
 use crate::registry::formed_person;
 use crate::service::time_format::instant;
 use crate::service::{Answer, Gateway};
-use crate::storage::{Completed, Completion};
+use crate::storage::{ApplicationRecord, Completed, Completion, Transition};
 
 use super::wire::{ResultProblem, date, mvd_result, name_out};
 
@@ -23,6 +23,9 @@ impl Gateway {
     /// 200 with the application's status, which embeds the result.
     pub async fn submit_mvd_result(&self, number: &str, body: &[u8]) -> Answer {
         let answer = self.mvd_result(number, body).await;
+        if answer.application_number.is_some() {
+            return answer;
+        }
         answer.with_application(number)
     }
 
@@ -72,7 +75,7 @@ impl Gateway {
                     "MVD result recorded"
                 );
                 self.notice_written();
-                self.application_status(number).await
+                self.recorded_status(record, completion)
             }
             Completed::SameResult => self.application_status(number).await,
             Completed::Conflict => Answer::result_conflict(),
@@ -80,6 +83,26 @@ impl Gateway {
             Completed::IinHeldByAnother => Answer::iin_held_by_another(),
             Completed::NotFound => Answer::not_found(),
         }
+    }
+
+    /// The status of an application whose result was just recorded, without
+    /// reading it back: the history read before (unchanged since the lease
+    /// was taken: only a new lease, with a new token, or its expiry adds a
+    /// transition) and the transition just written; the result document just
+    /// stored; no delivery, since the notice was just written and has no
+    /// attempt yet. Byte for byte what `application_status` reads.
+    fn recorded_status(&self, mut record: ApplicationRecord, completion: Completion) -> Answer {
+        record.state = completion.state;
+        record.history.push(Transition {
+            state: completion.state,
+            at: completion.now,
+            due_at: completion.due_at,
+        });
+        let result = match String::from_utf8(completion.document) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        self.status_answer(record, Some(result), None)
     }
 
     /// Everything recording `result` writes, the result document rendered.
