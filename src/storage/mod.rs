@@ -11,14 +11,17 @@ pub mod group_commit;
 mod migrations;
 pub mod mvd;
 pub mod postgres;
+mod postgres_complete;
 mod postgres_delivery;
 mod postgres_mvd;
 pub mod sqlite;
 
-/// The SQL the PostgreSQL store runs to lease and complete, for benchmarks
-/// that measure the same statements without the gateway around them.
+/// The SQL the PostgreSQL store runs to lease and complete, and the
+/// completion's parameters and outcome, for benchmarks that measure the same
+/// statements without the gateway around them.
 pub mod postgres_statements {
-    pub use super::postgres_mvd::{HOLD_IIN, LEASE, LOCK_FOR_RESULT, RECLAIM, RECORD_RESULT};
+    pub use super::postgres_complete::{COMPLETE, CompleteArgs, completed, registry_taken};
+    pub use super::postgres_mvd::{LEASE, RECLAIM};
 }
 mod sqlite_delivery;
 mod sqlite_mvd;

@@ -8,24 +8,10 @@ use time::OffsetDateTime;
 
 use super::delivery::{
     ClaimedNotice, DeliveryAttempt, DeliveryResult, DueStep, FeedNotice, NoticeClaim,
-    NoticeDelivery, NoticeState, Redriven, new_notice_id, notice_kind, parse_notice_state,
+    NoticeDelivery, NoticeState, Redriven, parse_notice_state,
 };
 use super::postgres::{PgStore, pg_error};
-use super::{Completion, StoreError, parse_state};
-
-/// Written by `complete` after the result, in its transaction: the counter
-/// row is locked last, so it is held for the shortest time.
-const ADD_NOTICE: &str = "
-WITH seq AS (
-    INSERT INTO notice_feed (sender_id, last_seq)
-    SELECT sender_id, 1 FROM applications WHERE number = $1
-    ON CONFLICT (sender_id) DO UPDATE SET last_seq = notice_feed.last_seq + 1
-    RETURNING sender_id, last_seq
-)
-INSERT INTO notices
-    (notice_id, application_number, sender_id, kind, feed_seq, created_at, next_attempt_at,
-     budget_from)
-SELECT $2, $1, sender_id, $3, last_seq, $4, $4, $4 FROM seq";
+use super::{StoreError, parse_state};
 
 const CLAIM: &str = "
 WITH picked AS (
@@ -129,21 +115,6 @@ fn notice_delivery(row: &tokio_postgres::Row) -> Result<NoticeDelivery, StoreErr
 }
 
 impl PgStore {
-    /// Adds the notice of a recorded result, inside `complete`'s transaction.
-    pub(super) async fn pg_add_notice(
-        tx: &deadpool_postgres::Transaction<'_>,
-        completion: &Completion,
-    ) -> Result<(), StoreError> {
-        let kind = notice_kind(completion.state);
-        tx.execute(
-            ADD_NOTICE,
-            &[&completion.number, &new_notice_id(), &kind, &completion.now],
-        )
-        .await
-        .map_err(pg_error)?;
-        Ok(())
-    }
-
     pub(super) async fn pg_claim_notices(
         &self,
         claim: &NoticeClaim,

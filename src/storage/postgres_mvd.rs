@@ -7,11 +7,11 @@
 
 use time::OffsetDateTime;
 
-use super::mvd::{decided, holds_lease, join_warnings, split_warnings};
+use super::mvd::split_warnings;
 use super::postgres::{PgStore, pg_error};
 use super::{
-    Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
-    StoreError, StoredResult, parse_state,
+    DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued, StoreError,
+    StoredResult, parse_state,
 };
 
 pub const LEASE: &str = "
@@ -78,33 +78,6 @@ WHERE number = $1 AND state = 'LEASED' AND lease_token = $2 AND lease_expires_at
 RETURNING delivery_count";
 
 const EXISTS: &str = "SELECT state FROM applications WHERE number = $1";
-
-pub const LOCK_FOR_RESULT: &str = "
-SELECT a.state, a.lease_token, a.lease_expires_at, r.result_hash
-FROM applications a
-LEFT JOIN mvd_results r ON r.application_number = a.number
-WHERE a.number = $1
-FOR UPDATE OF a";
-
-pub const HOLD_IIN: &str = "
-INSERT INTO iin_holders (iin, application_number, recorded_at) VALUES ($1, $2, $3)
-ON CONFLICT (iin) DO NOTHING";
-
-pub const RECORD_RESULT: &str = "
-WITH moved AS (
-    UPDATE applications
-    SET state = $2, lease_token = NULL, lease_expires_at = NULL, updated_at = $3,
-        transition_count = transition_count + 1
-    WHERE number = $1
-    RETURNING transition_count
-),
-step AS (
-    INSERT INTO transitions (application_number, seq, state, at, due_at)
-    SELECT $1, transition_count, $2, $3, $4 FROM moved
-)
-INSERT INTO mvd_results
-    (application_number, outcome, code, iin, result_hash, document, warnings, decided_at)
-VALUES ($1, $2, $5, $6, $7, $8, $9, $3)";
 
 const RESULT: &str = "
 SELECT outcome, code, iin, document, warnings, decided_at
@@ -217,74 +190,6 @@ impl PgStore {
         } else {
             Extended::NotFound
         })
-    }
-
-    pub(super) async fn pg_complete(
-        &self,
-        completion: &Completion,
-    ) -> Result<Completed, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
-        let lock = tx.prepare_cached(LOCK_FOR_RESULT).await.map_err(pg_error)?;
-        let row = tx
-            .query_opt(&lock, &[&completion.number])
-            .await
-            .map_err(pg_error)?;
-        let Some(row) = row else {
-            return Ok(Completed::NotFound);
-        };
-        let state = parse_state(row.get(0))?;
-        let token: Option<&str> = row.get(1);
-        let expires_at: Option<OffsetDateTime> = row.get(2);
-        let hash: Option<&[u8]> = row.get(3);
-        if let Some(found) = decided(state, hash, &completion.result_hash) {
-            return Ok(found);
-        }
-        if !holds_lease(state, token, expires_at, completion) {
-            return Ok(Completed::LeaseLost);
-        }
-        if let Some(iin) = &completion.iin {
-            let hold = tx.prepare_cached(HOLD_IIN).await.map_err(pg_error)?;
-            let inserted = tx
-                .execute(&hold, &[iin, &completion.number, &completion.now])
-                .await
-                .map_err(pg_error)?;
-            if inserted == 0 {
-                // Dropping the transaction rolls back: nothing was written.
-                return Ok(Completed::IinHeldByAnother);
-            }
-        }
-        if let Some(person) = &completion.registry {
-            let added = super::postgres::insert_registry_persons(&tx, std::slice::from_ref(person))
-                .await
-                .map_err(pg_error)?;
-            if added.inserted == 0 {
-                // The legacy registry gives this IIN to someone: rolled back.
-                return Ok(Completed::IinHeldByAnother);
-            }
-        }
-        let warnings = join_warnings(&completion.warnings);
-        let record = tx.prepare_cached(RECORD_RESULT).await.map_err(pg_error)?;
-        tx.execute(
-            &record,
-            &[
-                &completion.number,
-                &completion.state.as_str(),
-                &completion.now,
-                &completion.due_at,
-                &completion.code,
-                &completion.iin,
-                &&completion.result_hash[..],
-                &completion.document,
-                &warnings,
-            ],
-        )
-        .await
-        .map_err(pg_error)?;
-        // The outbox: the result's notice commits with it (issue 5).
-        PgStore::pg_add_notice(&tx, completion).await?;
-        tx.commit().await.map_err(pg_error)?;
-        Ok(Completed::Recorded)
     }
 
     pub(super) async fn pg_result(&self, number: &str) -> Result<Option<StoredResult>, StoreError> {

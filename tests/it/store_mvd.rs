@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::{
-    Completed, Completion, Extended, Lease, LeaseBatch, Reclaim, Requeued, Store,
+    Completed, Completion, Extended, Lease, LeaseBatch, NewRegistryPerson, Reclaim, RegistryPerson,
+    Requeued, Store,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
@@ -42,6 +43,7 @@ conformance!(
     extending_needs_the_live_lease,
     a_result_is_recorded_once_with_its_document,
     an_iin_is_held_by_one_application,
+    an_iin_in_the_registry_is_held,
     refused_results_change_nothing,
     dead_letters_are_listed_and_requeued,
 );
@@ -352,6 +354,89 @@ async fn an_iin_is_held_by_one_application(backend: Backend) {
     assert_eq!(db.count("iin_holders").await, 2);
 }
 
+/// The holder's registry row, as the service makes it for a formed IIN.
+fn registry_row(iin: &str, source: &str) -> NewRegistryPerson {
+    NewRegistryPerson {
+        person: RegistryPerson {
+            iin: iin.to_owned(),
+            surname: vec!["TESTOV".into(), "ТЕСТОВ".into()],
+            given_names: vec!["IVAN".into()],
+            patronymic: vec![],
+            birth_date: time::macros::date!(1990 - 07 - 04),
+            sex: Some(iin_gateway::domain::application::Sex::Male),
+            citizenship: Some("CHN".into()),
+            documents: vec!["E12345678".into(), "E12345678".into()],
+            source: source.into(),
+            spellings: String::new(),
+        },
+        keys: vec![11, 22, 33, 22],
+    }
+}
+
+/// A formed IIN joins the registry in the result's transaction, with its
+/// keys and documents, beside its notice; an IIN the registry already gives
+/// to someone (imported from the legacy registry) is held by another, and
+/// nothing of that result is written.
+async fn an_iin_in_the_registry_is_held(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let imported = registry_row("900704300015", "import:legacy.xml");
+    db.store
+        .upsert_registry_persons(std::slice::from_ref(&imported), None)
+        .await
+        .unwrap();
+    assert_eq!(db.count("registry_keys").await, 3);
+    let numbers = queue(&db.store, 1).await;
+    let lease = lease_one(&db.store, AT, "a").await;
+    let mut held = completion(&numbers[0], &lease.token, AT, Some("900704300015"));
+    held.registry = Some(registry_row("900704300015", "gateway"));
+    assert_eq!(
+        db.store.complete(&held).await.unwrap(),
+        Completed::IinHeldByAnother
+    );
+    let record = db.store.application(&numbers[0]).await.unwrap().unwrap();
+    assert_eq!(record.state, State::Leased);
+    assert_eq!(record.history.len(), 3);
+    for (table, rows) in [
+        ("mvd_results", 0),
+        ("iin_holders", 0),
+        ("notices", 0),
+        ("registry_persons", 1),
+        ("registry_keys", 3),
+        ("registry_documents", 1),
+    ] {
+        assert_eq!(db.count(table).await, rows, "{table}");
+    }
+
+    let mut formed = completion(&numbers[0], &lease.token, AT, Some("900704300602"));
+    formed.registry = Some(registry_row("900704300602", "gateway"));
+    assert_eq!(
+        db.store.complete(&formed).await.unwrap(),
+        Completed::Recorded
+    );
+    for (table, rows) in [
+        ("mvd_results", 1),
+        ("iin_holders", 1),
+        ("notices", 1),
+        ("registry_persons", 2),
+        ("registry_keys", 6),
+        ("registry_documents", 2),
+    ] {
+        assert_eq!(db.count(table).await, rows, "{table}");
+    }
+    let notice = db
+        .store
+        .notice_delivery(&numbers[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.sender_id, "GK-01");
+    assert!(notice.attempts.is_empty());
+    let feed = db.store.notices_after("GK-01", 0, 10).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0].seq, 1);
+    assert_eq!(feed[0].document, b"<IinCertificate/>");
+}
+
 async fn refused_results_change_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let numbers = queue(&db.store, 1).await;
@@ -420,4 +505,74 @@ async fn dead_letters_are_listed_and_requeued(backend: Backend) {
     let leases = db.store.lease(&batch(expiry, 5, "b")).await.unwrap();
     let again = leases.iter().find(|l| l.number == lease.number).unwrap();
     assert_eq!(again.delivery_count, 1, "the count starts again");
+}
+
+/// On PostgreSQL a result checks the registry in its snapshot; an import
+/// that commits the same IIN while the result waits for it makes the
+/// result's registry insert fail, and the whole result is rolled back:
+/// held by another, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_iin_imported_meanwhile_is_held_on_postgres() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let numbers = queue(&db.store, 1).await;
+    let lease = lease_one(&db.store, AT, "a").await;
+    let mut import = crate::support::pg_client(&crate::support::pg_url()).await;
+    import
+        .batch_execute(&format!(
+            "SET search_path = {}",
+            db.schema().expect("a schema")
+        ))
+        .await
+        .unwrap();
+    let import = import.transaction().await.unwrap();
+    let importer: i32 = import
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    import
+        .batch_execute(
+            "INSERT INTO registry_persons
+                 (iin, surname, given_names, patronymic, birth_date, documents, source, imported_at)
+             VALUES ('900704300015', '[]', '[]', '[]', '1990-07-04', '[]', 'import:race', now())",
+        )
+        .await
+        .unwrap();
+    let mut formed = completion(&numbers[0], &lease.token, AT, Some("900704300015"));
+    formed.registry = Some(registry_row("900704300015", "gateway"));
+    let store = db.store.clone();
+    let result = tokio::spawn(async move { store.complete(&formed).await });
+    // Until the result waits for the import's transaction.
+    let watcher = crate::support::pg_client(&crate::support::pg_url()).await;
+    loop {
+        assert!(
+            !result.is_finished(),
+            "the result did not wait for the import"
+        );
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                &[&importer],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    import.commit().await.unwrap();
+    assert_eq!(result.await.unwrap().unwrap(), Completed::IinHeldByAnother);
+    let record = db.store.application(&numbers[0]).await.unwrap().unwrap();
+    assert_eq!(record.state, State::Leased);
+    for (table, rows) in [
+        ("mvd_results", 0),
+        ("iin_holders", 0),
+        ("notices", 0),
+        ("registry_persons", 1),
+        ("registry_keys", 0),
+    ] {
+        assert_eq!(db.count(table).await, rows, "{table}");
+    }
 }
