@@ -28,6 +28,10 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 4,
         sql: include_str!("migrations/postgres/0004_delivery.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("migrations/postgres/0005_queue_order.sql"),
+    },
 ];
 
 pub(super) const SQLITE: &[Migration] = &[
@@ -46,6 +50,10 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration {
         version: 4,
         sql: include_str!("migrations/sqlite/0004_delivery.sql"),
+    },
+    Migration {
+        version: 5,
+        sql: include_str!("migrations/sqlite/0005_queue_order.sql"),
     },
 ];
 
