@@ -24,8 +24,13 @@ use gateway_xml::{IinCertificate, NameOut};
 use iin_gateway::domain::application::Application;
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::domain::name::PersonName;
+use iin_gateway::matching::Identity;
 use iin_gateway::mvd_sim::{PersonKey, Registry, SimDecision};
-use iin_gateway::storage::{self, NewAnswer, NewApplication, StoreOptions, Transition};
+use iin_gateway::registry::formed_person;
+use iin_gateway::registry::keys::KeyHasher;
+use iin_gateway::storage::{
+    self, NewAnswer, NewApplication, NewRegistryPerson, StoreOptions, Transition,
+};
 
 use crate::document::{Row, Template, message_id, rows_of};
 use crate::scratch::pg_text;
@@ -42,6 +47,10 @@ pub struct Decided {
     /// A result hash (baseline only): SHA-256 of the posted result's IIN and
     /// number, 32 bytes like the gateway's.
     pub result_hash: [u8; 32],
+    /// The holder's registry row with its keys (baseline only), made as the
+    /// gateway makes it (`registry::formed_person`), keyed with a secret of
+    /// the benchmark's own: the same number of keys, other hashes.
+    pub registry: NewRegistryPerson,
 }
 
 pub struct Queue {
@@ -67,6 +76,7 @@ pub fn build(n: usize) -> Result<Queue, String> {
         template.person(&message_id(index), &birth, &number)
     })?;
     let registry = Registry::new();
+    let hasher = KeyHasher::new("iin-loadgen mvd baseline");
     let offset = UtcOffset::from_hms(5, 0, 0).expect("a valid offset");
     let formed_at = OffsetDateTime::now_utc()
         .to_offset(offset)
@@ -109,12 +119,14 @@ pub fn build(n: usize) -> Result<Queue, String> {
             formed_at: formed_at.clone(),
         });
         let result_hash = Sha256::digest(format!("{}/{iin}", row.number)).into();
+        let registry = formed_person(&iin, &Identity::from(&application), &hasher);
         decided.insert(
             row.number.clone(),
             Decided {
                 iin,
                 certificate,
                 result_hash,
+                registry,
             },
         );
     }
@@ -218,7 +230,9 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
 }
 
 /// Checks in the database that each of the `n` applications was leased once
-/// and decided once, as an issued IIN without warnings, with its IIN held.
+/// and decided once, as an issued IIN without warnings, with its IIN held,
+/// its holder in the registry with keys and documents, and one notice with
+/// its own feed number (1 to n, no gap, no repeat).
 pub async fn verify(url: &str, n: usize) -> Result<(), String> {
     let client = connect(url).await?;
     let row = client
@@ -234,7 +248,20 @@ pub async fn verify(url: &str, n: usize) -> Result<(), String> {
                   JOIN mvd_results r ON r.application_number = h.application_number
                                     AND r.iin = h.iin),
                 (SELECT count(*) FROM transitions WHERE state = 'LEASED'),
-                (SELECT count(*) FROM transitions WHERE state = 'IIN_FORMED')",
+                (SELECT count(*) FROM transitions WHERE state = 'IIN_FORMED'),
+                (SELECT count(*) FROM registry_persons p
+                  JOIN mvd_results r ON r.iin = p.iin WHERE p.source = 'gateway'),
+                (SELECT count(*) FROM registry_persons),
+                (SELECT count(DISTINCT iin) FROM registry_keys),
+                (SELECT count(DISTINCT iin) FROM registry_documents),
+                (SELECT count(*) FROM notices n
+                  JOIN applications a ON a.number = n.application_number
+                  WHERE n.kind = 'IinCertificate' AND n.sender_id = a.sender_id),
+                (SELECT count(DISTINCT (sender_id, feed_seq)) FROM notices),
+                (SELECT coalesce(sum(last_seq), 0)::int8 FROM notice_feed),
+                (SELECT count(*) FROM notices n
+                  JOIN notice_feed f ON f.sender_id = n.sender_id
+                  WHERE n.feed_seq BETWEEN 1 AND f.last_seq)",
             &[],
         )
         .await
@@ -247,6 +274,14 @@ pub async fn verify(url: &str, n: usize) -> Result<(), String> {
         "IINs held by their application",
         "LEASED transitions",
         "IIN_FORMED transitions",
+        "registry persons formed with their result's IIN",
+        "registry persons",
+        "registry persons with keys",
+        "registry persons with documents",
+        "certificate notices for their application's sender",
+        "distinct feed numbers",
+        "feed numbers handed out",
+        "notices numbered within their sender's feed",
     ];
     let mut wrong = Vec::new();
     for (i, name) in names.iter().enumerate() {

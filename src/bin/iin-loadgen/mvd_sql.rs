@@ -6,12 +6,15 @@
 //! reclaim statement (expired leases back to the queue), then the lease
 //! statement (`FOR UPDATE SKIP LOCKED LIMIT n`, the `UPDATE` to `LEASED` with
 //! token, expiry and delivery count, the `LEASED` transitions). Per leased
-//! application, one transaction as `PgStore::pg_complete` runs it: the row
-//! locked with its result hash, the lease checked, the IIN holder inserted,
-//! the state, transition and result written, `COMMIT`. The statements are the
-//! store's own (`storage::postgres_statements`), so the two cannot drift
-//! apart. No HTTP, no XML, no JSON: the documents and hashes are made before
-//! timing.
+//! application, the completion statement as `PgStore::pg_complete` runs it,
+//! with the same parameters made the same way (`CompleteArgs`, a fresh
+//! notice id each time): the row locked, the lease checked, the IIN holder,
+//! the holder's registry row with its keys and documents, the state,
+//! transition and result, the notice with its feed number, in one statement
+//! (its own transaction). The statements are the store's own
+//! (`storage::postgres_statements`), so the two cannot drift apart. No HTTP,
+//! no XML, no JSON, no decision and no pre-read of the application: the
+//! documents, hashes and registry rows are made before timing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,9 +24,11 @@ use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_postgres::{Client, Statement};
 
+use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::postgres_statements::{
-    HOLD_IIN, LEASE, LOCK_FOR_RESULT, RECLAIM, RECORD_RESULT,
+    COMPLETE, CompleteArgs, LEASE, RECLAIM, completed, registry_taken,
 };
+use iin_gateway::storage::{Completed, Completion};
 
 use crate::mvd_http::Pulled;
 use crate::mvd_queue::{Decided, connect};
@@ -38,9 +43,7 @@ struct Connection {
     client: Client,
     reclaim: Statement,
     lease: Statement,
-    lock: Statement,
-    hold: Statement,
-    record: Statement,
+    complete: Statement,
 }
 
 /// Connects and prepares `pullers` connections, before timing.
@@ -51,16 +54,12 @@ async fn prepare_all(url: &str, pullers: usize) -> Result<Vec<Connection>, Strin
         let prepare = |sql| client.prepare(sql);
         let reclaim = prepare(RECLAIM).await.map_err(|e| pg_text(&e))?;
         let lease = prepare(LEASE).await.map_err(|e| pg_text(&e))?;
-        let lock = prepare(LOCK_FOR_RESULT).await.map_err(|e| pg_text(&e))?;
-        let hold = prepare(HOLD_IIN).await.map_err(|e| pg_text(&e))?;
-        let record = prepare(RECORD_RESULT).await.map_err(|e| pg_text(&e))?;
+        let complete = prepare(COMPLETE).await.map_err(|e| pg_text(&e))?;
         connections.push(Connection {
             client,
             reclaim,
             lease,
-            lock,
-            hold,
-            record,
+            complete,
         });
     }
     Ok(connections)
@@ -149,47 +148,28 @@ async fn complete(
     decision: &Decided,
 ) -> Result<(), String> {
     let now = OffsetDateTime::now_utc();
-    let due_at = Some(now + time::Duration::minutes(10));
-    let tx = c.client.transaction().await.map_err(|e| pg_text(&e))?;
-    let row = tx
-        .query_opt(&c.lock, &[&number])
-        .await
-        .map_err(|e| pg_text(&e))?
-        .ok_or_else(|| format!("{number} is not stored"))?;
-    let state: &str = row.get(0);
-    let token: Option<&str> = row.get(1);
-    let expires_at: Option<OffsetDateTime> = row.get(2);
-    let hash: Option<&[u8]> = row.get(3);
-    let holds = state == "LEASED"
-        && token == Some(lease_token)
-        && expires_at.is_some_and(|at| at > now)
-        && hash.is_none();
-    if !holds {
-        return Err(format!("{number}: the lease is lost or the result known"));
+    let completion = Completion {
+        number: number.to_owned(),
+        lease_token: lease_token.to_owned(),
+        now,
+        state: State::IinFormed,
+        code: None,
+        iin: Some(decision.iin.clone()),
+        result_hash: decision.result_hash,
+        document: decision.certificate.clone(),
+        warnings: Vec::new(),
+        due_at: Some(now + time::Duration::minutes(10)),
+        registry: Some(decision.registry.clone()),
+    };
+    let args = CompleteArgs::new(&completion);
+    let outcome = match c.client.query_opt(&c.complete, &args.params()).await {
+        Ok(row) => completed(row.as_ref(), &completion).map_err(|e| e.to_string())?,
+        Err(e) if registry_taken(&e) => Completed::IinHeldByAnother,
+        Err(e) => return Err(pg_text(&e)),
+    };
+    if outcome == Completed::Recorded {
+        Ok(())
+    } else {
+        Err(format!("{number}: not recorded but {outcome:?}"))
     }
-    let inserted = tx
-        .execute(&c.hold, &[&decision.iin, &number, &now])
-        .await
-        .map_err(|e| pg_text(&e))?;
-    if inserted == 0 {
-        return Err(format!("{number}: the IIN is held by another"));
-    }
-    let code: Option<&str> = None;
-    tx.execute(
-        &c.record,
-        &[
-            &number,
-            &"IIN_FORMED",
-            &now,
-            &due_at,
-            &code,
-            &Some(decision.iin.as_str()),
-            &&decision.result_hash[..],
-            &decision.certificate,
-            &"",
-        ],
-    )
-    .await
-    .map_err(|e| pg_text(&e))?;
-    tx.commit().await.map_err(|e| pg_text(&e))
 }
