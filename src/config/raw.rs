@@ -120,6 +120,7 @@ struct RawDatabase {
     pool_size: usize,
     group_commit_max_batch: usize,
     group_commit_writers: usize,
+    result_commit_writers: usize,
     schema: String,
 }
 
@@ -267,6 +268,11 @@ impl RawConfig {
             self.database.group_commit_writers,
             1..=64,
         );
+        p.within(
+            "database.result_commit_writers",
+            self.database.result_commit_writers,
+            1..=64,
+        );
         let schema = &self.database.schema;
         p.require(
             "database.schema",
@@ -408,6 +414,7 @@ impl RawConfig {
                 pool_size: self.database.pool_size,
                 group_commit_max_batch: self.database.group_commit_max_batch,
                 group_commit_writers: self.database.group_commit_writers,
+                result_commit_writers: self.database.result_commit_writers,
                 schema: Some(self.database.schema).filter(|s| !s.is_empty()),
             },
             logging: LoggingSettings {

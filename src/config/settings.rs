@@ -51,6 +51,9 @@ pub struct DatabaseSettings {
     pub pool_size: usize,
     pub group_commit_max_batch: usize,
     pub group_commit_writers: usize,
+    /// Concurrent writers of the MVD's results (a group commit of their
+    /// own, batches of up to `group_commit_max_batch`).
+    pub result_commit_writers: usize,
     /// PostgreSQL schema (`search_path`); `None` keeps the server's default.
     pub schema: Option<String>,
 }

@@ -26,7 +26,7 @@ use crate::domain::deadline::{
 };
 use crate::registry::KeyHasher;
 use crate::storage::Store;
-use crate::storage::group_commit::GroupCommit;
+use crate::storage::group_commit::{Answers, Completions, GroupCommit};
 use crate::telemetry::Metrics;
 
 pub use answer::Answer;
@@ -37,7 +37,11 @@ pub use senders::hash_password;
 /// The gateway's service: one per process, shared by every request.
 pub struct Gateway {
     store: Arc<dyn Store>,
-    commits: GroupCommit,
+    /// Intake's answers, group-committed.
+    commits: GroupCommit<Answers>,
+    /// The MVD's results, group-committed: a sender's results share the
+    /// commit that holds its feed counter (ADR 0006).
+    results: GroupCommit<Completions>,
     limits: IntakeSettings,
     norms: Norms,
     calendar: WorkingCalendar,
@@ -61,9 +65,14 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(store: Arc<dyn Store>, config: &Config, clock: Arc<dyn Clock>) -> Gateway {
         let commits = GroupCommit::with_writers(
-            store.clone(),
+            Answers(store.clone()),
             config.database.group_commit_max_batch,
             config.database.group_commit_writers,
+        );
+        let results = GroupCommit::with_writers(
+            Completions(store.clone()),
+            config.database.group_commit_max_batch,
+            config.database.result_commit_writers,
         );
         let calendar = calendar(&config.calendar);
         let norms = Norms {
@@ -100,6 +109,7 @@ impl Gateway {
         Gateway {
             store,
             commits,
+            results,
             limits: config.intake.clone(),
             norms,
             calendar,

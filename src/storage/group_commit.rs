@@ -1,6 +1,10 @@
-//! Group commit: answers recorded by concurrent requests share one
-//! transaction, so the cost of a durable commit (an fsync, a round trip) is
-//! paid once per batch instead of once per request.
+//! Group commit: writes of concurrent requests share one transaction, so
+//! the cost of a durable commit (an fsync, a round trip) is paid once per
+//! batch instead of once per request. Two kinds are batched: intake's
+//! answers ([`Answers`], `Store::record_answers`) and the MVD's results
+//! ([`Completions`], `Store::complete_batch`), whose notices of one sender
+//! would otherwise take turns at that sender's feed counter, one commit
+//! each (ADR 0006).
 //!
 //! Nothing waits to fill a batch. A collector task takes whatever is queued
 //! the moment a writer is free, up to `max_batch`: a lone request is written
@@ -16,61 +20,97 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{NewAnswer, Recorded, Store, StoreError};
+use super::{Completed, Completion, NewAnswer, Recorded, Store, StoreError};
 
 /// Writers committing at the same time unless told otherwise.
 pub const DEFAULT_WRITERS: usize = 2;
 
-type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
-
-struct Pending {
-    answer: NewAnswer,
-    reply: Reply,
+/// What one kind of group commit writes: independent items, all in one
+/// transaction, one outcome per item in order. A failed batch wrote nothing.
+#[async_trait]
+pub trait Batch: Send + Sync + 'static {
+    type Item: Send + 'static;
+    type Outcome: Send + 'static;
+    async fn write(&self, items: &[Self::Item]) -> Result<Vec<Self::Outcome>, StoreError>;
 }
 
-/// The queue in front of [`Store::record_answers`]. Dropping it lets the
-/// collector write what is already queued and then stop; [`shutdown`]
-/// does the same and waits for it.
+/// Intake's answers, with their applications.
+pub struct Answers(pub Arc<dyn Store>);
+
+#[async_trait]
+impl Batch for Answers {
+    type Item = NewAnswer;
+    type Outcome = Recorded;
+    async fn write(&self, items: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError> {
+        self.0.record_answers(items).await
+    }
+}
+
+/// The MVD's results.
+pub struct Completions(pub Arc<dyn Store>);
+
+#[async_trait]
+impl Batch for Completions {
+    type Item = Completion;
+    type Outcome = Completed;
+    async fn write(&self, items: &[Completion]) -> Result<Vec<Completed>, StoreError> {
+        self.0.complete_batch(items).await
+    }
+}
+
+type Reply<O> = oneshot::Sender<Result<O, StoreError>>;
+
+struct Pending<B: Batch> {
+    item: B::Item,
+    reply: Reply<B::Outcome>,
+}
+
+/// The queue in front of a [`Batch`]. Dropping it lets the collector write
+/// what is already queued and then stop; [`shutdown`] does the same and
+/// waits for it.
 ///
 /// [`shutdown`]: GroupCommit::shutdown
-pub struct GroupCommit {
-    queue: mpsc::Sender<Pending>,
+pub struct GroupCommit<B: Batch = Answers> {
+    queue: mpsc::Sender<Pending<B>>,
     collector: JoinHandle<()>,
 }
 
-impl GroupCommit {
-    /// Starts the collector with [`DEFAULT_WRITERS`] writers. Must be called
-    /// inside a tokio runtime.
-    pub fn start(store: Arc<dyn Store>, max_batch: usize) -> GroupCommit {
-        GroupCommit::with_writers(store, max_batch, DEFAULT_WRITERS)
+impl GroupCommit<Answers> {
+    /// Starts the answers' collector with [`DEFAULT_WRITERS`] writers. Must
+    /// be called inside a tokio runtime.
+    pub fn start(store: Arc<dyn Store>, max_batch: usize) -> GroupCommit<Answers> {
+        GroupCommit::with_writers(Answers(store), max_batch, DEFAULT_WRITERS)
     }
+}
 
+impl<B: Batch> GroupCommit<B> {
     /// Starts the collector with `writers` concurrent commits (at least one).
-    pub fn with_writers(store: Arc<dyn Store>, max_batch: usize, writers: usize) -> GroupCommit {
+    pub fn with_writers(batch: B, max_batch: usize, writers: usize) -> GroupCommit<B> {
         let max_batch = max_batch.max(1);
         let writers = writers.max(1);
         // Room for the next batch of every writer; past that `record` waits
         // for room, which is the backpressure on request handlers.
         let (queue, pending) = mpsc::channel(max_batch * (writers + 1));
-        let collector = tokio::spawn(collect(store, pending, max_batch, writers));
+        let collector = tokio::spawn(collect(Arc::new(batch), pending, max_batch, writers));
         GroupCommit { queue, collector }
     }
 
-    /// Records one answer, sharing the transaction with whatever else is
+    /// Writes one item, sharing the transaction with whatever else is
     /// queued. Returns once the transaction has committed (or failed).
-    pub async fn record(&self, answer: NewAnswer) -> Result<Recorded, StoreError> {
+    pub async fn record(&self, item: B::Item) -> Result<B::Outcome, StoreError> {
         let (reply, outcome) = oneshot::channel();
         self.queue
-            .send(Pending { answer, reply })
+            .send(Pending { item, reply })
             .await
             .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 
-    /// Stops taking answers and waits until every queued one is written.
+    /// Stops taking items and waits until every queued one is written.
     pub async fn shutdown(self) {
         drop(self.queue);
         // A panicking writer has already failed its callers; nothing more to
@@ -83,9 +123,9 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the group commit writer has stopped".into())
 }
 
-async fn collect(
-    store: Arc<dyn Store>,
-    mut pending: mpsc::Receiver<Pending>,
+async fn collect<B: Batch>(
+    batch: Arc<B>,
+    mut pending: mpsc::Receiver<Pending<B>>,
     max_batch: usize,
     writers: usize,
 ) {
@@ -97,13 +137,13 @@ async fn collect(
         let Ok(writer) = Arc::clone(&free_writers).acquire_owned().await else {
             break;
         };
-        let mut batch = Vec::with_capacity(max_batch);
-        if pending.recv_many(&mut batch, max_batch).await == 0 {
+        let mut items = Vec::with_capacity(max_batch);
+        if pending.recv_many(&mut items, max_batch).await == 0 {
             break; // every GroupCommit handle is gone and the queue is empty
         }
-        let store = Arc::clone(&store);
+        let batch = Arc::clone(&batch);
         running.spawn(async move {
-            write(store.as_ref(), batch).await;
+            write(batch.as_ref(), items).await;
             drop(writer);
         });
         while running.try_join_next().is_some() {}
@@ -111,15 +151,15 @@ async fn collect(
     while running.join_next().await.is_some() {}
 }
 
-async fn write(store: &dyn Store, batch: Vec<Pending>) {
-    let (answers, replies): (Vec<NewAnswer>, Vec<Reply>) =
-        batch.into_iter().map(|p| (p.answer, p.reply)).unzip();
-    match store.record_answers(&answers).await {
-        Ok(results) if results.len() == answers.len() => {
-            for (reply, result) in replies.into_iter().zip(results) {
-                // The caller may have gone (its client hung up); the answer
+async fn write<B: Batch>(batch: &B, pending: Vec<Pending<B>>) {
+    let (items, replies): (Vec<B::Item>, Vec<Reply<B::Outcome>>) =
+        pending.into_iter().map(|p| (p.item, p.reply)).unzip();
+    match batch.write(&items).await {
+        Ok(outcomes) if outcomes.len() == items.len() => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // The caller may have gone (its client hung up); the item
                 // is stored all the same and replays on a retry.
-                let _ = reply.send(Ok(result));
+                let _ = reply.send(Ok(outcome));
             }
         }
         Ok(_) => {
@@ -128,9 +168,9 @@ async fn write(store: &dyn Store, batch: Vec<Pending>) {
                 let _ = reply.send(Err(error.clone()));
             }
         }
-        Err(error) if answers.len() > 1 && !error.is_unavailable() => {
-            for (answer, reply) in answers.into_iter().zip(replies) {
-                let _ = reply.send(record_alone(store, answer).await);
+        Err(error) if items.len() > 1 && !error.is_unavailable() => {
+            for (item, reply) in items.into_iter().zip(replies) {
+                let _ = reply.send(write_alone(batch, item).await);
             }
         }
         Err(error) => {
@@ -141,10 +181,10 @@ async fn write(store: &dyn Store, batch: Vec<Pending>) {
     }
 }
 
-async fn record_alone(store: &dyn Store, answer: NewAnswer) -> Result<Recorded, StoreError> {
-    let mut results = store.record_answers(std::slice::from_ref(&answer)).await?;
-    match (results.pop(), results.is_empty()) {
-        (Some(result), true) => Ok(result),
+async fn write_alone<B: Batch>(batch: &B, item: B::Item) -> Result<B::Outcome, StoreError> {
+    let mut outcomes = batch.write(std::slice::from_ref(&item)).await?;
+    match (outcomes.pop(), outcomes.is_empty()) {
+        (Some(outcome), true) => Ok(outcome),
         _ => Err(StoreError::Backend(
             "the store answered a batch with a wrong count".into(),
         )),
@@ -367,7 +407,7 @@ mod tests {
             hold_first: true,
             ..FakeStore::default()
         });
-        let commit = Arc::new(GroupCommit::with_writers(store.clone(), 64, 1));
+        let commit = Arc::new(GroupCommit::with_writers(Answers(store.clone()), 64, 1));
         let first = tokio::spawn({
             let commit = Arc::clone(&commit);
             async move { commit.record(answer("first")).await }
@@ -399,7 +439,7 @@ mod tests {
             hold_first: true,
             ..FakeStore::default()
         });
-        let commit = Arc::new(GroupCommit::with_writers(store.clone(), 64, 1));
+        let commit = Arc::new(GroupCommit::with_writers(Answers(store.clone()), 64, 1));
         let blocker = tokio::spawn({
             let commit = Arc::clone(&commit);
             async move { commit.record(answer("blocker")).await }

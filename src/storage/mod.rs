@@ -20,7 +20,7 @@ pub mod sqlite;
 /// completion's parameters and outcome, for benchmarks that measure the same
 /// statements without the gateway around them.
 pub mod postgres_statements {
-    pub use super::postgres_complete::{COMPLETE, CompleteArgs, completed, registry_taken};
+    pub use super::postgres_complete::{COMPLETE, CompleteArgs, complete_run, runs};
     pub use super::postgres_mvd::{LEASE, RECLAIM};
 }
 mod sqlite_delivery;
@@ -175,6 +175,20 @@ pub trait Store: Send + Sync + 'static {
     /// Records a result: state, transition, result document and, for a
     /// formed IIN, its holder row, all or nothing.
     async fn complete(&self, completion: &Completion) -> Result<Completed, StoreError>;
+
+    /// Records independent results together, one outcome per item in order:
+    /// each the outcome `complete` would give it, as if the items were
+    /// recorded one after another (in the batch's order where two concern
+    /// one application or one IIN). On PostgreSQL one statement per batch,
+    /// so they share one commit; by default one `complete` each. On an error
+    /// nothing of the statement that failed was written.
+    async fn complete_batch(&self, batch: &[Completion]) -> Result<Vec<Completed>, StoreError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for completion in batch {
+            outcomes.push(self.complete(completion).await?);
+        }
+        Ok(outcomes)
+    }
 
     /// The result recorded for an application, if any.
     async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError>;

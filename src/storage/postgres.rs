@@ -528,7 +528,16 @@ impl Store for PgStore {
     }
 
     async fn complete(&self, completion: &Completion) -> Result<Completed, StoreError> {
-        self.pg_complete(completion).await
+        let mut outcomes = self
+            .pg_complete_batch(std::slice::from_ref(completion))
+            .await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Backend("a batch of one gave no outcome".into()))
+    }
+
+    async fn complete_batch(&self, batch: &[Completion]) -> Result<Vec<Completed>, StoreError> {
+        self.pg_complete_batch(batch).await
     }
 
     async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError> {
@@ -877,7 +886,7 @@ fn is_plain_identifier(name: &str) -> bool {
 
 /// Whether PostgreSQL aborted the statement for a reason that retrying the
 /// same statement can cure.
-fn is_transient(e: &tokio_postgres::Error) -> bool {
+pub(super) fn is_transient(e: &tokio_postgres::Error) -> bool {
     matches!(
         e.code(),
         Some(&SqlState::T_R_DEADLOCK_DETECTED) | Some(&SqlState::T_R_SERIALIZATION_FAILURE)

@@ -393,6 +393,10 @@ impl Store for SqliteStore {
         self.sqlite_complete(completion).await
     }
 
+    async fn complete_batch(&self, batch: &[Completion]) -> Result<Vec<Completed>, StoreError> {
+        self.sqlite_complete_batch(batch).await
+    }
+
     async fn result(&self, number: &str) -> Result<Option<StoredResult>, StoreError> {
         self.sqlite_result(number).await
     }
@@ -668,7 +672,7 @@ fn write_registry(
 /// within the caller's transaction (the import's, or the one recording an
 /// MVD result). `now` in microseconds.
 pub(super) fn insert_registry_persons(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     batch: &[NewRegistryPerson],
     now: i64,
 ) -> Result<ImportCounts, StoreError> {

@@ -191,10 +191,30 @@ fn reclaim_blocking(
     Ok(reclaimed)
 }
 
-fn complete_blocking(conn: &mut Connection, c: &Completion) -> Result<Completed, StoreError> {
-    let tx = conn
+/// Every result of a batch in one transaction, each under a savepoint of
+/// its own: a refused one rolls back to it, so it writes nothing.
+fn complete_blocking(
+    conn: &mut Connection,
+    batch: &[Completion],
+) -> Result<Vec<Completed>, StoreError> {
+    let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for c in batch {
+        let item = tx.savepoint().map_err(sql_error)?;
+        let outcome = complete_one(&item, c)?;
+        if outcome == Completed::Recorded {
+            item.commit().map_err(sql_error)?;
+        }
+        // Otherwise dropping the savepoint rolls back whatever it wrote.
+        outcomes.push(outcome);
+    }
+    tx.commit().map_err(sql_error)?;
+    Ok(outcomes)
+}
+
+fn complete_one(tx: &Connection, c: &Completion) -> Result<Completed, StoreError> {
     type Row = (String, Option<String>, Option<i64>, Option<Vec<u8>>);
     let row: Option<Row> = tx
         .query_row(FOR_RESULT, [&c.number], |row| {
@@ -218,13 +238,13 @@ fn complete_blocking(conn: &mut Connection, c: &Completion) -> Result<Completed,
             .execute(HOLD_IIN, params![iin, c.number, micros(c.now)])
             .map_err(sql_error)?;
         if inserted == 0 {
-            // Dropping the transaction rolls back: nothing was written.
+            // Rolled back to the item's savepoint: nothing was written.
             return Ok(Completed::IinHeldByAnother);
         }
     }
     if let Some(person) = &c.registry {
         let added = super::sqlite::insert_registry_persons(
-            &tx,
+            tx,
             std::slice::from_ref(person),
             micros(c.now),
         )?;
@@ -266,8 +286,7 @@ fn complete_blocking(conn: &mut Connection, c: &Completion) -> Result<Completed,
     )
     .map_err(sql_error)?;
     // The outbox: the result's notice commits with it (issue 5).
-    super::sqlite_delivery::add_notice(&tx, c)?;
-    tx.commit().map_err(sql_error)?;
+    super::sqlite_delivery::add_notice(tx, c)?;
     Ok(Completed::Recorded)
 }
 
@@ -370,9 +389,21 @@ impl SqliteStore {
         &self,
         completion: &Completion,
     ) -> Result<Completed, StoreError> {
-        let completion = completion.clone();
+        let mut outcomes = self
+            .sqlite_complete_batch(std::slice::from_ref(completion))
+            .await?;
+        outcomes
+            .pop()
+            .ok_or_else(|| StoreError::Backend("a batch of one gave no outcome".into()))
+    }
+
+    pub(super) async fn sqlite_complete_batch(
+        &self,
+        batch: &[Completion],
+    ) -> Result<Vec<Completed>, StoreError> {
+        let batch = batch.to_vec();
         let writer = Arc::clone(&self.writer);
-        blocking(move || complete_blocking(&mut lock(&writer), &completion)).await
+        blocking(move || complete_blocking(&mut lock(&writer), &batch)).await
     }
 
     pub(super) async fn sqlite_result(

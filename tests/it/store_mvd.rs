@@ -44,6 +44,7 @@ conformance!(
     a_result_is_recorded_once_with_its_document,
     an_iin_is_held_by_one_application,
     an_iin_in_the_registry_is_held,
+    a_batch_records_each_result_as_if_alone,
     refused_results_change_nothing,
     dead_letters_are_listed_and_requeued,
 );
@@ -437,6 +438,98 @@ async fn an_iin_in_the_registry_is_held(backend: Backend) {
     assert_eq!(feed[0].document, b"<IinCertificate/>");
 }
 
+/// Results recorded together (the group commit's batch) get each the
+/// outcome it would get alone, in the batch's order where two meet (one
+/// application twice, one IIN twice); each recorded one gets its notice,
+/// numbered in the batch's order within its sender's feed.
+async fn a_batch_records_each_result_as_if_alone(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let numbers = queue(&db.store, 5).await;
+    db.store
+        .record_answers(&[accepted("GK-02", "m-other", "B-00000")])
+        .await
+        .unwrap();
+    let leases = db.store.lease(&batch(AT, 6, "a")).await.unwrap();
+    assert_eq!(leases.len(), 6);
+    let token = |number: &str| {
+        leases
+            .iter()
+            .find(|l| l.number == number)
+            .unwrap()
+            .token
+            .clone()
+    };
+    let [a, b, c, d, e] = [0, 1, 2, 3, 4].map(|i| numbers[i].as_str());
+    let now = AT + Duration::seconds(5);
+    let mut formed_e = completion(e, &token(e), now, Some("900704300602"));
+    formed_e.registry = Some(registry_row("900704300602", "gateway"));
+    let batch = [
+        completion(a, &token(a), now, Some("900704300015")),
+        // The same IIN for another application, after it in the batch.
+        completion(b, &token(b), now, Some("900704300015")),
+        completion(c, &token(c), now, None),
+        // The first result again, then another one for it.
+        completion(a, &token(a), now, Some("900704300015")),
+        completion(a, &token(a), now, None),
+        completion(d, "not-the-token", now, None),
+        completion("A-404", "x", now, None),
+        formed_e,
+        completion("B-00000", &token("B-00000"), now, None),
+    ];
+    assert_eq!(
+        db.store.complete_batch(&batch).await.unwrap(),
+        [
+            Completed::Recorded,
+            Completed::IinHeldByAnother,
+            Completed::Recorded,
+            Completed::SameResult,
+            Completed::Conflict,
+            Completed::LeaseLost,
+            Completed::NotFound,
+            Completed::Recorded,
+            Completed::Recorded,
+        ]
+    );
+    for (table, rows) in [
+        ("mvd_results", 4),
+        ("iin_holders", 2),
+        ("notices", 4),
+        ("registry_persons", 1),
+        ("registry_keys", 3),
+    ] {
+        assert_eq!(db.count(table).await, rows, "{table}");
+    }
+    for (number, state) in [
+        (a, State::IinFormed),
+        (b, State::Leased),
+        (c, State::Rejected),
+        (d, State::Leased),
+        (e, State::IinFormed),
+        ("B-00000", State::Rejected),
+    ] {
+        let record = db.store.application(number).await.unwrap().unwrap();
+        assert_eq!(record.state, state, "{number}");
+    }
+    let feed = db.store.notices_after("GK-01", 0, 10).await.unwrap();
+    let order: Vec<(i64, &str)> = feed
+        .iter()
+        .map(|n| (n.seq, n.application_number.as_str()))
+        .collect();
+    assert_eq!(order, [(1, a), (2, c), (3, e)]);
+    let other = db.store.notices_after("GK-02", 0, 10).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].seq, 1);
+    // The next result of the sender continues its feed.
+    let more = completion(b, &token(b), now, Some("900704300114"));
+    assert_eq!(
+        db.store.complete_batch(&[more]).await.unwrap(),
+        [Completed::Recorded]
+    );
+    let feed = db.store.notices_after("GK-01", 3, 10).await.unwrap();
+    assert_eq!(feed.len(), 1);
+    assert_eq!((feed[0].seq, feed[0].application_number.as_str()), (4, b));
+}
+
 async fn refused_results_change_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let numbers = queue(&db.store, 1).await;
@@ -575,4 +668,72 @@ async fn an_iin_imported_meanwhile_is_held_on_postgres() {
     ] {
         assert_eq!(db.count(table).await, rows, "{table}");
     }
+}
+
+/// On PostgreSQL a repeat of a result that waited for the row lock of the
+/// first one, which committed meanwhile, is the same result: the stored
+/// hash it compares with is newer than the statement's snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repeat_that_waited_for_the_first_is_the_same_result_on_postgres() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let numbers = queue(&db.store, 1).await;
+    let lease = lease_one(&db.store, AT, "a").await;
+    let formed = completion(&numbers[0], &lease.token, AT, Some("900704300015"));
+    let mut first = crate::support::pg_client(&crate::support::pg_url()).await;
+    first
+        .batch_execute(&format!(
+            "SET search_path = {}",
+            db.schema().expect("a schema")
+        ))
+        .await
+        .unwrap();
+    let first = first.transaction().await.unwrap();
+    let holder: i32 = first
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    // The first result, as a concurrent completion writes it, not yet
+    // committed.
+    first
+        .execute(
+            "UPDATE applications SET state = 'IIN_FORMED', lease_token = NULL WHERE number = $1",
+            &[&numbers[0]],
+        )
+        .await
+        .unwrap();
+    first
+        .execute(
+            "INSERT INTO mvd_results (application_number, outcome, iin, result_hash, document,
+                                      decided_at)
+             VALUES ($1, 'IIN_FORMED', '900704300015', $2, '', now())",
+            &[&numbers[0], &&formed.result_hash[..]],
+        )
+        .await
+        .unwrap();
+    let store = db.store.clone();
+    let again = formed.clone();
+    let repeat = tokio::spawn(async move { store.complete(&again).await });
+    let watcher = crate::support::pg_client(&crate::support::pg_url()).await;
+    loop {
+        assert!(
+            !repeat.is_finished(),
+            "the repeat did not wait for the first"
+        );
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                &[&holder],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    first.commit().await.unwrap();
+    assert_eq!(repeat.await.unwrap().unwrap(), Completed::SameResult);
+    assert_eq!(db.count("mvd_results").await, 1);
 }

@@ -61,7 +61,8 @@ impl Gateway {
             }
         };
         let completion = self.completion(number, &doc.lease_token.value, &application, &result);
-        let outcome = match self.store.complete(&completion).await {
+        // Shares a transaction with the results posted meanwhile.
+        let outcome = match self.results.record(completion.clone()).await {
             Ok(outcome) => outcome,
             Err(e) => return Answer::store_failure(&e),
         };
