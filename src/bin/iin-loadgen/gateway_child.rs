@@ -108,6 +108,12 @@ impl Gateway {
             .ok_or_else(|| "no VmHWM in /proc status".into())
     }
 
+    /// The child's CPU time so far, user and system.
+    pub fn cpu(&self) -> Result<std::time::Duration, String> {
+        let pid = self.child.id().ok_or("the gateway has exited")?;
+        crate::cpu::of_process(pid)
+    }
+
     /// The end of the gateway's log, for error messages.
     pub fn log_tail(&self) -> String {
         tail(&self.log)

@@ -9,6 +9,7 @@
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
 
+mod cpu;
 mod delivery;
 mod document;
 mod gateway_child;

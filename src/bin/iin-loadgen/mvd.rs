@@ -79,6 +79,12 @@ struct Phase {
     results: Summary,
     leases: Summary,
     peak_rss_kib: Option<u64>,
+    /// CPU time of the PostgreSQL backends serving the phase.
+    backends_cpu: Duration,
+    /// CPU time of the gateway process (gateway mode).
+    gateway_cpu: Option<Duration>,
+    /// Transactions that wrote the results.
+    result_commits: i64,
 }
 
 pub async fn run(args: MvdArgs) -> Result<(), String> {
@@ -147,27 +153,32 @@ async fn run_phase(
             filled.elapsed().as_secs_f64()
         );
         let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
-        let (pulled, elapsed, rss) = match mode {
+        let (pulled, elapsed, rss, backends_cpu, gateway_cpu) = match mode {
             Mode::Gateway => gateway_drain(args, binary, &db.url, decided, &name, deadline).await?,
             Mode::Baseline => {
-                let (pulled, elapsed) = mvd_sql::drain(
+                let (pulled, elapsed, backends_cpu) = mvd_sql::drain(
                     &db.url,
                     Arc::clone(decided),
                     args.pullers,
                     args.batch,
+                    &group_commit(args)?,
                     deadline,
                 )
                 .await?;
-                (pulled, elapsed, None)
+                (pulled, elapsed, None, backends_cpu, None)
             }
         };
         mvd_queue::verify(&db.url, args.applications).await?;
+        let result_commits = mvd_queue::result_commits(&db.url).await?;
         Ok(Phase {
             round,
             mode,
             leases: Summary::new(pulled.leases, elapsed),
             results: Summary::new(pulled.results, elapsed),
             peak_rss_kib: rss,
+            backends_cpu,
+            gateway_cpu,
+            result_commits,
         })
     }
     .await;
@@ -182,7 +193,7 @@ async fn gateway_drain(
     decided: &Arc<HashMap<String, Decided>>,
     name: &str,
     deadline: Instant,
-) -> Result<(Pulled, Duration, Option<u64>), String> {
+) -> Result<(Pulled, Duration, Option<u64>, Duration, Option<Duration>), String> {
     let dir = ScratchDir::create(name)?;
     let gateway =
         Gateway::start(binary, url, &args.gateway_env, dir.path.join("gateway.log")).await?;
@@ -203,12 +214,38 @@ async fn gateway_drain(
         }
     };
     let rss = gateway.peak_rss_kib();
+    let cpu = gateway.cpu();
+    // While the gateway's pool is still connected.
+    let backends = match mvd_queue::connect(url).await {
+        Ok(client) => crate::cpu::of_backends(&client).await,
+        Err(e) => Err(e),
+    };
     gateway.kill().await;
-    Ok((pulled, elapsed, Some(rss?)))
+    Ok((pulled, elapsed, Some(rss?), backends?, Some(cpu?)))
+}
+
+/// The group commit the gateway runs with, from its default configuration
+/// and the `--gateway-env` overrides, for the baseline to run the same.
+fn group_commit(args: &MvdArgs) -> Result<mvd_sql::Commit, String> {
+    let config = iin_gateway::config::load_from(None, args.gateway_env.iter().cloned())
+        .map_err(|e| format!("the gateway's configuration: {e}"))?;
+    Ok(mvd_sql::Commit {
+        max_batch: config.database.group_commit_max_batch,
+        writers: config.database.result_commit_writers,
+    })
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// CPU per completed application, in microseconds.
+fn per_result(cpu: Duration, count: usize) -> f64 {
+    cpu.as_secs_f64() * 1e6 / count.max(1) as f64
+}
+
+fn cpu_text(cpu: Option<Duration>, count: usize) -> String {
+    cpu.map_or("-".into(), |cpu| format!("{:.0}", per_result(cpu, count)))
 }
 
 fn rss(kib: Option<u64>) -> String {
@@ -218,7 +255,7 @@ fn rss(kib: Option<u64>) -> String {
 fn one_line(p: &Phase) -> String {
     let r = &p.results;
     format!(
-        "round {} {:<8} {:>7} in {:>6.2} s: {:>8.1}/s  result p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lease calls {} p50 {:>6.2} ms  peak RSS {} MiB",
+        "round {} {:<8} {:>7} in {:>6.2} s: {:>8.1}/s  result p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lease calls {} p50 {:>6.2} ms  peak RSS {} MiB  CPU/result: PostgreSQL {} us, gateway {} us  results/commit {:.1}",
         p.round,
         p.mode.name(),
         r.count,
@@ -230,7 +267,15 @@ fn one_line(p: &Phase) -> String {
         p.leases.count,
         ms(p.leases.p50),
         rss(p.peak_rss_kib),
+        cpu_text(Some(p.backends_cpu), r.count),
+        cpu_text(p.gateway_cpu, r.count),
+        per_commit(p),
     )
+}
+
+/// Results per transaction that wrote them.
+fn per_commit(p: &Phase) -> f64 {
+    p.results.count as f64 / p.result_commits.max(1) as f64
 }
 
 fn print(args: &MvdArgs, phases: &[Phase]) {
@@ -241,15 +286,15 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
     );
     println!();
     println!(
-        "| round | mode | completed | seconds | completed/s | result p50 ms | result p99 ms | result max ms | lease calls | lease p50 ms | lease p99 ms | peak RSS MiB |"
+        "| round | mode | completed | seconds | completed/s | result p50 ms | result p99 ms | result max ms | lease calls | lease p50 ms | lease p99 ms | peak RSS MiB | PostgreSQL CPU us/result | gateway CPU us/result | results/commit |"
     );
     println!(
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for p in phases {
         let r = &p.results;
         println!(
-            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} | {:.1} |",
             p.round,
             p.mode.name(),
             r.count,
@@ -262,13 +307,16 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
             ms(p.leases.p50),
             ms(p.leases.p99),
             rss(p.peak_rss_kib),
+            cpu_text(Some(p.backends_cpu), r.count),
+            cpu_text(p.gateway_cpu, r.count),
+            per_commit(p),
         );
     }
     println!();
     println!(
-        "| mode | completed/s | result p50 ms | result p99 ms | result max ms | lease p50 ms | peak RSS MiB |"
+        "| mode | completed/s | result p50 ms | result p99 ms | result max ms | lease p50 ms | peak RSS MiB | PostgreSQL CPU us/result | gateway CPU us/result | results/commit |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut medians = Vec::new();
     for mode in [Mode::Gateway, Mode::Baseline] {
         let of: Vec<&Phase> = phases.iter().filter(|p| p.mode == mode).collect();
@@ -281,8 +329,12 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
             .iter()
             .filter_map(|p| p.peak_rss_kib.map(|k| k as f64 / 1024.0))
             .collect();
+        let gateway_cpu: Vec<f64> = of
+            .iter()
+            .filter_map(|p| p.gateway_cpu.map(|cpu| per_result(cpu, p.results.count)))
+            .collect();
         println!(
-            "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {} | {:.1} |",
             mode.name(),
             rate,
             pick(&|p| ms(p.results.p50)),
@@ -294,6 +346,13 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
             } else {
                 format!("{:.1}", median(&rss_values))
             },
+            pick(&|p| per_result(p.backends_cpu, p.results.count)),
+            if gateway_cpu.is_empty() {
+                "-".to_owned()
+            } else {
+                format!("{:.0}", median(&gateway_cpu))
+            },
+            pick(&per_commit),
         );
         medians.push((mode, rate));
     }

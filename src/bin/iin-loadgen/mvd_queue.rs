@@ -186,7 +186,7 @@ pub async fn fill(url: &str, queue: &Queue, per_second: usize) -> Result<(), Str
     drop(store);
     let client = connect(url).await?;
     client
-        .batch_execute("ANALYZE")
+        .batch_execute("ANALYZE answers, applications, transitions")
         .await
         .map_err(|e| pg_text(&e))?;
     Ok(())
@@ -227,6 +227,17 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
         .map_err(|e| format!("cannot connect to {url}: {}", pg_text(&e)))?;
     tokio::spawn(connection);
     Ok(client)
+}
+
+/// How many transactions wrote the phase's results (`count(DISTINCT xmin)`
+/// of `mvd_results`): what the group commit made of them.
+pub async fn result_commits(url: &str) -> Result<i64, String> {
+    let client = connect(url).await?;
+    let row = client
+        .query_one("SELECT count(DISTINCT xmin::text) FROM mvd_results", &[])
+        .await
+        .map_err(|e| pg_text(&e))?;
+    Ok(row.get(0))
 }
 
 /// Checks in the database that each of the `n` applications was leased once

@@ -1,34 +1,36 @@
 //! The raw SQL baseline of `iin-loadgen mvd`: the statements the gateway's
-//! PostgreSQL store runs to lease and to complete, run directly on one
-//! tokio-postgres connection per puller, prepared once per connection.
+//! PostgreSQL store runs to lease and to complete, run directly on
+//! tokio-postgres connections, prepared once per connection.
 //!
-//! Per lease call, as `Gateway::lease_once` and `PgStore::pg_lease` do: the
-//! reclaim statement (expired leases back to the queue), then the lease
-//! statement (`FOR UPDATE SKIP LOCKED LIMIT n`, the `UPDATE` to `LEASED` with
-//! token, expiry and delivery count, the `LEASED` transitions). Per leased
-//! application, the completion statement as `PgStore::pg_complete` runs it,
-//! with the same parameters made the same way (`CompleteArgs`, a fresh
-//! notice id each time): the row locked, the lease checked, the IIN holder,
-//! the holder's registry row with its keys and documents, the state,
-//! transition and result, the notice with its feed number, in one statement
-//! (its own transaction). The statements are the store's own
-//! (`storage::postgres_statements`), so the two cannot drift apart. No HTTP,
-//! no XML, no JSON, no decision and no pre-read of the application: the
-//! documents, hashes and registry rows are made before timing.
+//! Per lease call, on one connection per puller, as `Gateway::lease_once` and
+//! `PgStore::pg_lease` do: the reclaim statement (expired leases back to the
+//! queue), then the lease statement (`FOR UPDATE SKIP LOCKED LIMIT n`, the
+//! `UPDATE` to `LEASED` with token, expiry and delivery count, the `LEASED`
+//! transitions). Per leased application, one after another as a puller posts
+//! them, a completion handed to the same group commit the gateway runs
+//! (`storage::group_commit::GroupCommit`, the gateway's `max_batch` and
+//! writers), whose writers run the store's own completion statement on
+//! connections of their own, as `PgStore::complete_batch` runs it
+//! (`postgres_statements::complete_run`: the same parameters, a fresh notice
+//! id each): rows locked, leases checked, IIN holders, the holders' registry
+//! rows with keys and documents, states, transitions and results, notices
+//! with their feed numbers, one statement per batch. No HTTP, no XML, no
+//! JSON, no decision and no pre-read of the application: the documents,
+//! hashes and registry rows are made before timing.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use tokio::task::JoinSet;
 use tokio_postgres::{Client, Statement};
 
+use async_trait::async_trait;
 use iin_gateway::domain::lifecycle::State;
-use iin_gateway::storage::postgres_statements::{
-    COMPLETE, CompleteArgs, LEASE, RECLAIM, completed, registry_taken,
-};
-use iin_gateway::storage::{Completed, Completion};
+use iin_gateway::storage::group_commit::{Batch, GroupCommit};
+use iin_gateway::storage::postgres_statements::{COMPLETE, LEASE, RECLAIM, complete_run, runs};
+use iin_gateway::storage::{Completed, Completion, StoreError};
 
 use crate::mvd_http::Pulled;
 use crate::mvd_queue::{Decided, connect};
@@ -43,7 +45,6 @@ struct Connection {
     client: Client,
     reclaim: Statement,
     lease: Statement,
-    complete: Statement,
 }
 
 /// Connects and prepares `pullers` connections, before timing.
@@ -51,40 +52,122 @@ async fn prepare_all(url: &str, pullers: usize) -> Result<Vec<Connection>, Strin
     let mut connections = Vec::with_capacity(pullers);
     for _ in 0..pullers {
         let client = connect(url).await?;
-        let prepare = |sql| client.prepare(sql);
-        let reclaim = prepare(RECLAIM).await.map_err(|e| pg_text(&e))?;
-        let lease = prepare(LEASE).await.map_err(|e| pg_text(&e))?;
-        let complete = prepare(COMPLETE).await.map_err(|e| pg_text(&e))?;
+        let reclaim = client.prepare(RECLAIM).await.map_err(|e| pg_text(&e))?;
+        let lease = client.prepare(LEASE).await.map_err(|e| pg_text(&e))?;
         connections.push(Connection {
             client,
             reclaim,
             lease,
-            complete,
         });
     }
     Ok(connections)
 }
 
+/// The group commit's writer: the store's completion statement on one
+/// connection per writer, as the store's pool lends one per batch.
+struct RawCompletions {
+    idle: Mutex<Vec<(Client, Statement)>>,
+}
+
+impl RawCompletions {
+    async fn connect(url: &str, writers: usize) -> Result<RawCompletions, String> {
+        let mut idle = Vec::with_capacity(writers);
+        for _ in 0..writers {
+            let client = connect(url).await?;
+            let complete = client.prepare(COMPLETE).await.map_err(|e| pg_text(&e))?;
+            idle.push((client, complete));
+        }
+        Ok(RawCompletions {
+            idle: Mutex::new(idle),
+        })
+    }
+}
+
+#[async_trait]
+impl Batch for RawCompletions {
+    type Item = Completion;
+    type Outcome = Completed;
+
+    async fn write(&self, items: &[Completion]) -> Result<Vec<Completed>, StoreError> {
+        let taken = self.idle.lock().expect("not poisoned").pop();
+        let (client, complete) =
+            taken.ok_or_else(|| StoreError::Backend("more writers than connections".into()))?;
+        let mut outcomes = vec![Completed::NotFound; items.len()];
+        let mut failed = None;
+        for run in runs(items) {
+            let (positions, run): (Vec<usize>, Vec<&Completion>) = run.into_iter().unzip();
+            match complete_run(&client, &complete, &run).await {
+                Ok(found) => {
+                    for (position, outcome) in positions.into_iter().zip(found) {
+                        outcomes[position] = outcome;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.idle
+            .lock()
+            .expect("not poisoned")
+            .push((client, complete));
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(outcomes),
+        }
+    }
+}
+
+/// What the gateway's group commit would be given (`Config` defaults with
+/// the `--gateway-env` overrides): largest batch and writers.
+pub struct Commit {
+    pub max_batch: usize,
+    pub writers: usize,
+}
+
+/// Drains the queue; returns what the pullers measured, the time from the
+/// first lease to the last result, and the CPU time of the PostgreSQL
+/// backends serving the baseline.
 pub async fn drain(
     url: &str,
     decided: Arc<HashMap<String, Decided>>,
     pullers: usize,
     batch: usize,
+    commit: &Commit,
     deadline: Instant,
-) -> Result<(Pulled, Duration), String> {
+) -> Result<(Pulled, Duration, Duration), String> {
     let connections = prepare_all(url, pullers).await?;
+    let writer = RawCompletions::connect(url, commit.writers).await?;
+    let results = Arc::new(GroupCommit::with_writers(
+        writer,
+        commit.max_batch,
+        commit.writers,
+    ));
     let started = Instant::now();
     let mut workers = JoinSet::new();
     for connection in connections {
-        workers.spawn(puller(connection, Arc::clone(&decided), batch, deadline));
+        workers.spawn(puller(
+            connection,
+            Arc::clone(&results),
+            Arc::clone(&decided),
+            batch,
+            deadline,
+        ));
     }
     let mut pulled = Pulled::default();
+    let mut connected = Vec::with_capacity(pullers);
     while let Some(joined) = workers.join_next().await {
-        let mut own = joined.map_err(|e| format!("a puller failed: {e}"))??;
+        let (mut own, connection) = joined.map_err(|e| format!("a puller failed: {e}"))??;
         pulled.results.append(&mut own.results);
         pulled.leases.append(&mut own.leases);
+        connected.push(connection);
     }
-    Ok((pulled, started.elapsed()))
+    let elapsed = started.elapsed();
+    // While every connection of the baseline is still open.
+    let backends = crate::cpu::of_backends(&connect(url).await?).await?;
+    drop(connected);
+    Ok((pulled, elapsed, backends))
 }
 
 fn token() -> String {
@@ -94,11 +177,12 @@ fn token() -> String {
 }
 
 async fn puller(
-    mut c: Connection,
+    c: Connection,
+    results: Arc<GroupCommit<RawCompletions>>,
     decided: Arc<HashMap<String, Decided>>,
     batch: usize,
     deadline: Instant,
-) -> Result<Pulled, String> {
+) -> Result<(Pulled, Connection), String> {
     let mut pulled = Pulled::default();
     let limit = batch as i64;
     loop {
@@ -125,7 +209,7 @@ async fn puller(
             .map_err(|e| pg_text(&e))?;
         pulled.leases.push(sent.elapsed().as_micros() as u64);
         if rows.is_empty() {
-            return Ok(pulled);
+            return Ok((pulled, c));
         }
         for row in rows {
             let number: String = row.get(0);
@@ -134,23 +218,24 @@ async fn puller(
                 .get(&number)
                 .ok_or_else(|| format!("leased an unknown application {number}"))?;
             let began = Instant::now();
-            complete(&mut c, &number, &token, decision).await?;
+            complete(&results, number, token, decision).await?;
             pulled.results.push(began.elapsed().as_micros() as u64);
         }
     }
 }
 
-/// One completion, as `PgStore::pg_complete` runs it for a formed IIN.
+/// One completion for a formed IIN, as the service hands it to the group
+/// commit.
 async fn complete(
-    c: &mut Connection,
-    number: &str,
-    lease_token: &str,
+    results: &GroupCommit<RawCompletions>,
+    number: String,
+    lease_token: String,
     decision: &Decided,
 ) -> Result<(), String> {
     let now = OffsetDateTime::now_utc();
     let completion = Completion {
-        number: number.to_owned(),
-        lease_token: lease_token.to_owned(),
+        number,
+        lease_token,
         now,
         state: State::IinFormed,
         code: None,
@@ -161,15 +246,10 @@ async fn complete(
         due_at: Some(now + time::Duration::minutes(10)),
         registry: Some(decision.registry.clone()),
     };
-    let args = CompleteArgs::new(&completion);
-    let outcome = match c.client.query_opt(&c.complete, &args.params()).await {
-        Ok(row) => completed(row.as_ref(), &completion).map_err(|e| e.to_string())?,
-        Err(e) if registry_taken(&e) => Completed::IinHeldByAnother,
-        Err(e) => return Err(pg_text(&e)),
-    };
-    if outcome == Completed::Recorded {
-        Ok(())
-    } else {
-        Err(format!("{number}: not recorded but {outcome:?}"))
+    let number = completion.number.clone();
+    match results.record(completion).await {
+        Ok(Completed::Recorded) => Ok(()),
+        Ok(other) => Err(format!("{number}: not recorded but {other:?}")),
+        Err(e) => Err(format!("{number}: {e}")),
     }
 }
