@@ -9,7 +9,7 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    AccessClient, AccessSettings, CalendarSettings, CallbackSender, ClientName, Config,
+    AccessClient, AuditSettings, AccessSettings, CalendarSettings, CallbackSender, ClientName, Config,
     DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
     LoggingSettings, MatchingSettings, MvdSettings, NormSettings, Role, ServerSettings, ShepRole,
     ShepSender, ShepSettings, TlsSettings,
