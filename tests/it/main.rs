@@ -13,6 +13,7 @@ mod record;
 mod registry;
 mod shep;
 mod shep_async;
+mod store_audit;
 mod store_conformance;
 mod store_mvd;
 mod support;
