@@ -117,8 +117,8 @@ pub fn canonical(seq: i64, event: &Event) -> Vec<u8> {
 
 /// The chain hash of `event` at position `seq` after `prev`.
 pub fn link(key: &ChainKey, prev: &Hash, seq: i64, event: &Event) -> Hash {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0)
-        .expect("HMAC takes a key of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0).expect("HMAC takes a key of any length");
     mac.update(prev);
     mac.update(&canonical(seq, event));
     mac.finalize().into_bytes().into()
@@ -198,7 +198,8 @@ impl std::fmt::Display for Break {
             (Reason::OutOfOrder { found }, id) => write!(
                 f,
                 "position {position}: found position {found} out of order{}",
-                id.map(|id| format!(" (record id {id})")).unwrap_or_default()
+                id.map(|id| format!(" (record id {id})"))
+                    .unwrap_or_default()
             ),
             (Reason::Truncated { head }, _) => write!(
                 f,
@@ -209,10 +210,9 @@ impl std::fmt::Display for Break {
                 f,
                 "position {position}: the chain's head (position {head}) does not match the last record"
             ),
-            (Reason::HeadMissing, _) => write!(
-                f,
-                "position {position}: the chain's head record is missing"
-            ),
+            (Reason::HeadMissing, _) => {
+                write!(f, "position {position}: the chain's head record is missing")
+            }
         }
     }
 }
@@ -435,7 +435,11 @@ mod tests {
                 next_id: 3
             }
         );
-        assert!(broken.to_string().contains("position 2: the record is missing"));
+        assert!(
+            broken
+                .to_string()
+                .contains("position 2: the record is missing")
+        );
     }
 
     #[test]
@@ -462,12 +466,25 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Tamper {
         /// XOR one byte of one field (`field` modulo the field count).
-        Byte { record: usize, field: usize, at: usize, xor: u8 },
-        Remove { record: usize },
+        Byte {
+            record: usize,
+            field: usize,
+            at: usize,
+            xor: u8,
+        },
+        Remove {
+            record: usize,
+        },
         /// Exchange the contents of two records, keeping positions.
-        SwapContents { a: usize, b: usize },
+        SwapContents {
+            a: usize,
+            b: usize,
+        },
         /// Read two records in each other's place.
-        SwapOrder { a: usize, b: usize },
+        SwapOrder {
+            a: usize,
+            b: usize,
+        },
     }
 
     fn tamper() -> impl Strategy<Value = Tamper> {
@@ -498,7 +515,11 @@ mod tests {
         (
             (0i64..1_000_000, 0i64..4_000_000_000_000_000),
             (text(), text(), proptest::option::of(text())),
-            (proptest::option::of(text()), text(), proptest::option::of(text())),
+            (
+                proptest::option::of(text()),
+                text(),
+                proptest::option::of(text()),
+            ),
             (hash_column(), hash_column(), hash_column(), text()),
         )
             .prop_map(

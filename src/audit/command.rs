@@ -21,7 +21,10 @@ pub enum Verdict {
 
 /// Seals what is committed (waiting for any other sealer), then checks the
 /// whole chain against its head, page by page.
-pub async fn verify(store: &dyn Store, key: &AuditKey) -> Result<Verdict, crate::storage::StoreError> {
+pub async fn verify(
+    store: &dyn Store,
+    key: &AuditKey,
+) -> Result<Verdict, crate::storage::StoreError> {
     seal_all(store, key.chain(), true).await?;
     let mut verifier = Verifier::new(key.chain());
     loop {

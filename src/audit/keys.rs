@@ -115,7 +115,11 @@ mod tests {
         assert!(built_in.is_built_in());
         assert!(!AuditKey::new("set").is_built_in());
         assert_eq!(AuditKey::new(BUILT_IN).iin("1"), built_in.iin("1"));
-        let shown = format!("{:?} {:?}", AuditKey::new("hunter2-hunter2"), built_in.chain());
+        let shown = format!(
+            "{:?} {:?}",
+            AuditKey::new("hunter2-hunter2"),
+            built_in.chain()
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

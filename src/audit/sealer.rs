@@ -68,7 +68,11 @@ impl Sealer {
                                     "audit log sealed"
                                 );
                             } else {
-                                tracing::debug!(sealed, through = pass.head.seq, "audit records sealed");
+                                tracing::debug!(
+                                    sealed,
+                                    through = pass.head.seq,
+                                    "audit records sealed"
+                                );
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "sealing the audit log failed"),

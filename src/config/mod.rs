@@ -9,8 +9,8 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    AccessClient, AuditSettings, AccessSettings, CalendarSettings, CallbackSender, ClientName, Config,
-    DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
+    AccessClient, AccessSettings, AuditSettings, CalendarSettings, CallbackSender, ClientName,
+    Config, DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
     LoggingSettings, MatchingSettings, MvdSettings, NormSettings, Role, ServerSettings, ShepRole,
     ShepSender, ShepSettings, TlsSettings,
 };

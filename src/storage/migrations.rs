@@ -102,18 +102,39 @@ mod tests {
     #[test]
     fn a_gap_in_versions_is_filled_later_and_the_newest_is_what_counts() {
         let all = [
-            Migration { version: 1, sql: "" },
-            Migration { version: 2, sql: "" },
-            Migration { version: 4, sql: "" },
+            Migration {
+                version: 1,
+                sql: "",
+            },
+            Migration {
+                version: 2,
+                sql: "",
+            },
+            Migration {
+                version: 4,
+                sql: "",
+            },
         ];
         let versions = |m: Vec<&Migration>| m.iter().map(|m| m.version).collect::<Vec<_>>();
         assert_eq!(versions(pending(&all, &[]).unwrap()), [1, 2, 4]);
         // A database migrated before version 3 existed gets it when it comes.
         let later = [
-            Migration { version: 1, sql: "" },
-            Migration { version: 2, sql: "" },
-            Migration { version: 3, sql: "" },
-            Migration { version: 4, sql: "" },
+            Migration {
+                version: 1,
+                sql: "",
+            },
+            Migration {
+                version: 2,
+                sql: "",
+            },
+            Migration {
+                version: 3,
+                sql: "",
+            },
+            Migration {
+                version: 4,
+                sql: "",
+            },
         ];
         assert_eq!(versions(pending(&later, &[1, 2, 4]).unwrap()), [3]);
         assert!(check_current(&all, 4).is_ok());

@@ -20,14 +20,13 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::migrations::{self, POSTGRES};
-use super::{AuditState, SealPass};
-use crate::audit::chain::{ChainKey, Sealed};
 use super::{
     ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
     NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoreOptions, StoredAnswer,
     Transition, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
     parse_state, sex_code, stored_answer,
 };
+use super::{AuditState, SealPass};
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
     Redriven,
@@ -36,6 +35,7 @@ use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoredResult,
 };
+use crate::audit::chain::{ChainKey, Sealed};
 
 /// First key of the advisory lock that serializes migrations; the second is
 /// the schema's hash, so gateways migrating different schemas do not wait
@@ -395,7 +395,9 @@ impl<'a> AuditColumns<'a> {
             message_hash: notes()
                 .map(|n| n.message_hash.as_ref().map(|h| &h[..]))
                 .collect(),
-            iin_hash: notes().map(|n| n.iin_hash.as_ref().map(|h| &h[..])).collect(),
+            iin_hash: notes()
+                .map(|n| n.iin_hash.as_ref().map(|h| &h[..]))
+                .collect(),
             document_hash: notes()
                 .map(|n| n.document_hash.as_ref().map(|h| &h[..]))
                 .collect(),

@@ -7,9 +7,9 @@
 
 use time::OffsetDateTime;
 
+use super::StoreError;
 use super::audit::{AuditNote, AuditState, SealPass, head_hash};
 use super::postgres::{PgStore, pg_error};
-use super::StoreError;
 use crate::audit::chain::{self, ChainKey, Event, Head, Sealed};
 
 /// The record of a decided result, in `complete`'s transaction; the sender
@@ -121,13 +121,9 @@ impl PgStore {
             });
         };
         let before = head(&row)?;
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT $1"
-        );
-        let rows = tx
-            .query(&sql, &[&(limit as i64)])
-            .await
-            .map_err(pg_error)?;
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT $1");
+        let rows = tx.query(&sql, &[&(limit as i64)]).await.map_err(pg_error)?;
         if rows.is_empty() {
             return Ok(SealPass {
                 sealed: 0,

@@ -19,14 +19,13 @@ use time::OffsetDateTime;
 use crate::domain::lifecycle::State;
 
 use super::migrations::{self, SQLITE};
-use super::{AuditState, SealPass};
-use crate::audit::chain::{ChainKey, Sealed};
 use super::{
     ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
     NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer, Transition,
     check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex, parse_state,
     sex_code, stored_answer,
 };
+use super::{AuditState, SealPass};
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
     Redriven,
@@ -35,6 +34,7 @@ use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoredResult,
 };
+use crate::audit::chain::{ChainKey, Sealed};
 
 /// How long a statement waits for a lock held by another connection (the
 /// reader's snapshot, or a second process opening the file) before failing.

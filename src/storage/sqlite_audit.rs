@@ -9,9 +9,9 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use super::StoreError;
 use super::audit::{AuditKind, AuditState, SealPass, head_hash};
 use super::sqlite::{SqliteStore, blocking, from_micros, lock, micros, sql_error};
-use super::StoreError;
 use crate::audit::chain::{self, ChainKey, Event, Head, Sealed};
 
 const APPEND: &str = "
@@ -208,7 +208,9 @@ fn seal_blocking(
     let (sealed, after) = chain::seal(key, before, events);
     {
         let mut update = tx
-            .prepare_cached("UPDATE audit_log SET seq = ?2, hash = ?3 WHERE id = ?1 AND seq IS NULL")
+            .prepare_cached(
+                "UPDATE audit_log SET seq = ?2, hash = ?3 WHERE id = ?1 AND seq IS NULL",
+            )
             .map_err(sql_error)?;
         for record in &sealed {
             update

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use super::AuditKind;
 use super::delivery::{
     ClaimedNotice, DeliveryAttempt, DeliveryResult, DueStep, FeedNotice, NoticeClaim,
     NoticeDelivery, NoticeState, Redriven, new_notice_id, notice_kind, parse_notice_state,
 };
 use super::sqlite::{SqliteStore, blocking, from_micros, lock, micros, sql_error};
 use super::sqlite_audit::{Row, append};
-use super::AuditKind;
 use super::{Completion, StoreError, parse_state};
 
 const BUMP_FEED: &str = "

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use super::AuditKind;
 use super::mvd::{decided, holds_lease, join_warnings, split_warnings};
 use super::sqlite::{SqliteStore, blocking, from_micros, lock, micros, sql_error};
 use super::sqlite_audit::{Row, append};
-use super::AuditKind;
 use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoreError, StoredResult, parse_state,
@@ -224,7 +224,13 @@ fn complete_blocking(conn: &mut Connection, c: &Completion) -> Result<Completed,
     type Locked = (String, Option<String>, Option<i64>, Option<Vec<u8>>, String);
     let row: Option<Locked> = tx
         .query_row(FOR_RESULT, [&c.number], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .optional()
         .map_err(sql_error)?;

@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module is an area of the gateway.
 
 mod app;
+mod audit;
 mod cli;
 mod delivery;
 mod fixtures;

@@ -109,7 +109,9 @@ async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend)
     let db = TestDb::new(backend).await;
     let store = db.store.as_ref();
     let kinds = |k: &[(&str, &str)]| -> Vec<(String, String)> {
-        k.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        k.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     };
     let seen = |records: Vec<(String, Option<String>, String)>| -> Vec<(String, String)> {
         records
@@ -132,7 +134,12 @@ async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend)
     assert_eq!(db.count("audit_log").await, 3);
     // A failed batch writes no record either.
     let taken = accepted("GK-01", "m-4", "A-1");
-    assert!(store.record_answers(&[refusal("m-5"), taken]).await.is_err());
+    assert!(
+        store
+            .record_answers(&[refusal("m-5"), taken])
+            .await
+            .is_err()
+    );
     assert_eq!(db.count("audit_log").await, 3);
 
     // Lease both, let A-2's lease expire and dead-letter it, requeue it.
@@ -212,11 +219,17 @@ async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend)
         .await
         .unwrap();
     assert_eq!(
-        store.redrive_notice(id, t1, "client:CN=operator").await.unwrap(),
+        store
+            .redrive_notice(id, t1, "client:CN=operator")
+            .await
+            .unwrap(),
         Redriven::Redriven
     );
     assert!(matches!(
-        store.redrive_notice(id, t1, "client:CN=operator").await.unwrap(),
+        store
+            .redrive_notice(id, t1, "client:CN=operator")
+            .await
+            .unwrap(),
         Redriven::NotDead(_)
     ));
     let t2 = t1 + Duration::seconds(1);
@@ -227,7 +240,10 @@ async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend)
         .await
         .unwrap();
     let t3 = t2 + Duration::seconds(1);
-    let claimed = store.claim_notices(&claim(t3 + Duration::hours(1))).await.unwrap();
+    let claimed = store
+        .claim_notices(&claim(t3 + Duration::hours(1)))
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     store
         .record_deliveries(&[attempt(id, t3, AttemptOutcome::Delivered)])
@@ -265,14 +281,24 @@ async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend)
     assert_eq!(decided.sender_id.as_deref(), Some("GK-01"));
     assert_eq!(decided.outcome, "IIN_FORMED");
     assert_eq!(decided.at, AT + Duration::seconds(5));
-    assert_eq!(decided.iin_hash.as_deref(), Some(&key().iin("900704300015")[..]));
+    assert_eq!(
+        decided.iin_hash.as_deref(),
+        Some(&key().iin("900704300015")[..])
+    );
     let expired = &all[6].event;
     assert_eq!(expired.outcome, "DEAD_LETTERED");
     let refused = all.iter().find(|r| r.event.kind == "REFUSED").unwrap();
-    assert_eq!(refused.event.code.as_deref(), Some("IIN_ALREADY_REGISTERED"));
+    assert_eq!(
+        refused.event.code.as_deref(),
+        Some("IIN_ALREADY_REGISTERED")
+    );
     let delivered = &all[10].event;
     assert_eq!(delivered.outcome, "DELIVERED");
-    assert!(delivered.detail.contains("HTTP 200"), "{}", delivered.detail);
+    assert!(
+        delivered.detail.contains("HTTP 200"),
+        "{}",
+        delivered.detail
+    );
 }
 
 async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
@@ -298,11 +324,7 @@ async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
             for i in 0..10 {
                 let n = 100 + w * 10 + i;
                 store
-                    .record_answers(&[accepted(
-                        "GK-01",
-                        &format!("m-{n}"),
-                        &format!("A-{n}"),
-                    )])
+                    .record_answers(&[accepted("GK-01", &format!("m-{n}"), &format!("A-{n}"))])
                     .await
                     .unwrap();
             }
@@ -343,7 +365,14 @@ async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
     }
     assert_eq!(paged, records);
     // Sealing again finds nothing; a reopened store continues the chain.
-    assert_eq!(store.seal_audit(key().chain(), 100, true).await.unwrap().sealed, 0);
+    assert_eq!(
+        store
+            .seal_audit(key().chain(), 100, true)
+            .await
+            .unwrap()
+            .sealed,
+        0
+    );
     let reopened = db.reopen().await;
     reopened
         .record_answers(&[accepted("GK-01", "m-999", "A-999")])
@@ -371,7 +400,10 @@ async fn an_edited_or_removed_record_is_named(backend: Backend) {
         .map(|i| accepted("GK-01", &format!("m-{i}"), &format!("A-{i}")))
         .collect();
     for answer in &answers {
-        db.store.record_answers(std::slice::from_ref(answer)).await.unwrap();
+        db.store
+            .record_answers(std::slice::from_ref(answer))
+            .await
+            .unwrap();
     }
     let intact = verify(db.store.as_ref(), &key()).await.unwrap();
     assert!(matches!(intact, Verdict::Intact { .. }), "{intact:?}");
@@ -425,10 +457,16 @@ async fn an_edited_or_removed_record_is_named(backend: Backend) {
     // first break is still 6); on a fresh chain the head shows it.
     let db = TestDb::new(backend).await;
     for answer in &answers[..3] {
-        db.store.record_answers(std::slice::from_ref(answer)).await.unwrap();
+        db.store
+            .record_answers(std::slice::from_ref(answer))
+            .await
+            .unwrap();
     }
     verify(db.store.as_ref(), &key()).await.unwrap();
     db.execute("DELETE FROM audit_log WHERE seq = 3").await;
     let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
-    assert_eq!((found.position, found.reason), (3, Reason::Truncated { head: 3 }));
+    assert_eq!(
+        (found.position, found.reason),
+        (3, Reason::Truncated { head: 3 })
+    );
 }

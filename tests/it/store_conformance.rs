@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::{
-    AuditKind, AuditNote, GroupCommit, NewAnswer, NewApplication, Recorded, StoreError, StoredAnswer, Transition,
+    AuditKind, AuditNote, GroupCommit, NewAnswer, NewApplication, Recorded, StoreError,
+    StoredAnswer, Transition,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

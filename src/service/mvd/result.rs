@@ -58,13 +58,8 @@ impl Gateway {
                 ));
             }
         };
-        let completion = self.completion(
-            number,
-            &doc.lease_token.value,
-            &application,
-            &result,
-            actor,
-        );
+        let completion =
+            self.completion(number, &doc.lease_token.value, &application, &result, actor);
         let outcome = match self.store.complete(&completion).await {
             Ok(outcome) => outcome,
             Err(e) => return Answer::store_failure(&e),
