@@ -187,6 +187,21 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_key_is_empty_or_long_and_never_shown() {
+        let config = load_from(None, no_env()).unwrap();
+        assert!(config.audit.key.is_empty());
+        assert_eq!(config.audit.seal_interval.as_millis(), 200);
+        let short = vec![("IIN_GATEWAY__AUDIT__KEY".to_owned(), "short".to_owned())];
+        let err = load_from(None, short).unwrap_err();
+        assert!(err.to_string().contains("audit.key"), "{err}");
+        let key = "k".repeat(31) + "-secret";
+        let long = vec![("IIN_GATEWAY__AUDIT__KEY".to_owned(), key.clone())];
+        let config = load_from(None, long).unwrap();
+        assert_eq!(config.audit.key, key);
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let vars = vec![("IIN_GATEWAY__SERVER__LISTNE".to_owned(), "x".to_owned())];
         let err = load_from(None, vars).unwrap_err();

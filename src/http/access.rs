@@ -175,6 +175,21 @@ mod tests {
     }
 
     #[test]
+    fn callers_are_named_for_the_audit_log_as_access_names_them() {
+        assert_eq!(client(Role::Intake).actor(), "client:CN=gk");
+        let by_fingerprint = Caller::Client {
+            name: ClientName::Fingerprint("ab".repeat(32)),
+            role: Role::Mvd,
+            sender_ids: vec![],
+        };
+        assert_eq!(
+            by_fingerprint.actor(),
+            format!("client:sha256:{}", "ab".repeat(32))
+        );
+        assert_eq!(Caller::Open.actor(), "unidentified");
+    }
+
+    #[test]
     fn unlisted_clients_reach_only_health_checks_and_open_mode_reaches_all() {
         assert!(!permits(
             &Caller::Unlisted,
