@@ -28,9 +28,13 @@ CREATE TABLE audit_log (
     document_hash      bytea,
     detail             text        NOT NULL DEFAULT '',
     -- Set once by the sealer.
-    seq                bigint      UNIQUE,
+    seq                bigint,
     hash               bytea
 );
+
+-- Chain positions are unique. Partial, so that inserting an unsealed record
+-- (on the request path) adds no entry here; sealing does.
+CREATE UNIQUE INDEX audit_log_seq ON audit_log (seq) WHERE seq IS NOT NULL;
 
 -- Serves the sealer's "unsealed records, oldest first"; sealed rows leave it.
 CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE seq IS NULL;

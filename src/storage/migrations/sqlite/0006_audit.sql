@@ -15,9 +15,11 @@ CREATE TABLE audit_log (
     iin_hash           BLOB,
     document_hash      BLOB,
     detail             TEXT    NOT NULL DEFAULT '',
-    seq                INTEGER UNIQUE,
+    seq                INTEGER,
     hash               BLOB
 ) STRICT;
+
+CREATE UNIQUE INDEX audit_log_seq ON audit_log (seq) WHERE seq IS NOT NULL;
 
 CREATE INDEX audit_log_unsealed ON audit_log (id) WHERE seq IS NULL;
 
