@@ -16,7 +16,7 @@ use super::chain::ChainKey;
 const ANCHOR_EVERY: Duration = Duration::from_secs(60);
 
 /// Most records sealed by one transaction.
-pub const SEAL_BATCH: usize = 5000;
+pub const SEAL_BATCH: usize = 1000;
 
 /// Seals until nothing committed is left unsealed (or, without `wait`,
 /// until another sealer is found at work). Returns how many were sealed
