@@ -25,7 +25,9 @@ use iin_gateway::domain::application::Application;
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::domain::name::PersonName;
 use iin_gateway::mvd_sim::{PersonKey, Registry, SimDecision};
-use iin_gateway::storage::{self, NewAnswer, NewApplication, StoreOptions, Transition};
+use iin_gateway::storage::{
+    self, AuditKind, AuditNote, NewAnswer, NewApplication, StoreOptions, Transition,
+};
 
 use crate::document::{Row, Template, message_id, rows_of};
 use crate::scratch::pg_text;
@@ -190,6 +192,7 @@ fn new_answer(row: &Row, at: OffsetDateTime) -> NewAnswer {
         body: row.body.clone(),
         answered_at: at,
         screening: Vec::new(),
+        audit: AuditNote::plain(AuditKind::Accepted, "loadgen", "QUEUED"),
         application: Some(NewApplication {
             number: row.number.clone(),
             payload: row.payload.clone(),

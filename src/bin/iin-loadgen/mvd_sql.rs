@@ -8,7 +8,9 @@
 //! token, expiry and delivery count, the `LEASED` transitions). Per leased
 //! application, one transaction as `PgStore::pg_complete` runs it: the row
 //! locked with its result hash, the lease checked, the IIN holder inserted,
-//! the state, transition and result written, `COMMIT`. The statements are the
+//! the state, transition and result written, the audit record, `COMMIT`
+//! (lease and reclaim write their audit records in their own statements).
+//! The statements are the
 //! store's own (`storage::postgres_statements`), so the two cannot drift
 //! apart. No HTTP, no XML, no JSON: the documents and hashes are made before
 //! timing.
@@ -22,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio_postgres::{Client, Statement};
 
 use iin_gateway::storage::postgres_statements::{
-    HOLD_IIN, LEASE, LOCK_FOR_RESULT, RECLAIM, RECORD_RESULT,
+    AUDIT_DECIDED, HOLD_IIN, LEASE, LOCK_FOR_RESULT, RECLAIM, RECORD_RESULT,
 };
 
 use crate::mvd_http::Pulled;
@@ -33,6 +35,9 @@ use crate::scratch::pg_text;
 const MAX_DELIVERIES: i32 = 5;
 const RECLAIM_LIMIT: i64 = 1000;
 const VISIBILITY: time::Duration = time::Duration::seconds(300);
+/// Who the audit records name, as the gateway names its own work and a client.
+const GATEWAY: &str = "gateway";
+const PULLER: &str = "client:CN=iin-loadgen";
 
 struct Connection {
     client: Client,
@@ -41,6 +46,7 @@ struct Connection {
     lock: Statement,
     hold: Statement,
     record: Statement,
+    audit: Statement,
 }
 
 /// Connects and prepares `pullers` connections, before timing.
@@ -54,6 +60,7 @@ async fn prepare_all(url: &str, pullers: usize) -> Result<Vec<Connection>, Strin
         let lock = prepare(LOCK_FOR_RESULT).await.map_err(|e| pg_text(&e))?;
         let hold = prepare(HOLD_IIN).await.map_err(|e| pg_text(&e))?;
         let record = prepare(RECORD_RESULT).await.map_err(|e| pg_text(&e))?;
+        let audit = prepare(AUDIT_DECIDED).await.map_err(|e| pg_text(&e))?;
         connections.push(Connection {
             client,
             reclaim,
@@ -61,6 +68,7 @@ async fn prepare_all(url: &str, pullers: usize) -> Result<Vec<Connection>, Strin
             lock,
             hold,
             record,
+            audit,
         });
     }
     Ok(connections)
@@ -112,7 +120,7 @@ async fn puller(
         c.client
             .query(
                 &c.reclaim,
-                &[&now, &MAX_DELIVERIES, &RECLAIM_LIMIT, &queued_due],
+                &[&now, &MAX_DELIVERIES, &RECLAIM_LIMIT, &queued_due, &GATEWAY],
             )
             .await
             .map_err(|e| pg_text(&e))?;
@@ -121,7 +129,10 @@ async fn puller(
         let leased_due = Some(now + time::Duration::hours(4));
         let rows = c
             .client
-            .query(&c.lease, &[&limit, &now, &expires_at, &tokens, &leased_due])
+            .query(
+                &c.lease,
+                &[&limit, &now, &expires_at, &tokens, &leased_due, &PULLER],
+            )
             .await
             .map_err(|e| pg_text(&e))?;
         pulled.leases.push(sent.elapsed().as_micros() as u64);
@@ -175,21 +186,37 @@ async fn complete(
         return Err(format!("{number}: the IIN is held by another"));
     }
     let code: Option<&str> = None;
-    tx.execute(
-        &c.record,
-        &[
-            &number,
-            &"IIN_FORMED",
-            &now,
-            &due_at,
-            &code,
-            &Some(decision.iin.as_str()),
-            &&decision.result_hash[..],
-            &decision.certificate,
-            &"",
-        ],
-    )
-    .await
-    .map_err(|e| pg_text(&e))?;
+    let iin = Some(decision.iin.as_str());
+    let result_hash = &decision.result_hash[..];
+    let record_params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+        &number,
+        &"IIN_FORMED",
+        &now,
+        &due_at,
+        &code,
+        &iin,
+        &result_hash,
+        &decision.certificate,
+        &"",
+    ];
+    let record = tx.execute(&c.record, &record_params);
+    // The audit record goes out with the writes before it, as the store
+    // sends it with the notice: no round trip of its own. Three 32-byte
+    // keyed hashes, as the gateway stores (their values do not matter here).
+    let hash: Option<&[u8]> = Some(result_hash);
+    let audit_params: [&(dyn tokio_postgres::types::ToSql + Sync); 10] = [
+        &now,
+        &"DECIDED",
+        &PULLER,
+        &"IIN_FORMED",
+        &code,
+        &hash,
+        &hash,
+        &hash,
+        &"",
+        &number,
+    ];
+    let audit = tx.execute(&c.audit, &audit_params);
+    tokio::try_join!(record, audit).map_err(|e| pg_text(&e))?;
     tx.commit().await.map_err(|e| pg_text(&e))
 }
