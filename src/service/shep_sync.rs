@@ -256,3 +256,17 @@ pub(super) fn without_declaration(document: &[u8]) -> String {
         None => text.into_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shep_senders_are_named_with_the_connection_they_came_over() {
+        assert_eq!(shep_actor("GK_INTAKE", "unidentified"), "shep:GK_INTAKE");
+        assert_eq!(
+            shep_actor("GK_INTAKE", "client:CN=shep-bus"),
+            "shep:GK_INTAKE via client:CN=shep-bus"
+        );
+    }
+}

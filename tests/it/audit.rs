@@ -80,6 +80,13 @@ async fn traffic(db: &TestDb) -> Traffic {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let metrics = app.get("/metrics").await.text();
+    for gauge in [
+        "iin_gateway_audit_sealed_records ",
+        "iin_gateway_audit_unsealed_records ",
+    ] {
+        assert!(metrics.contains(gauge), "no {gauge}in:\n{metrics}");
+    }
     // Stopping seals the last records (the delivery's).
     app.stop().await;
     Traffic {
