@@ -50,6 +50,14 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The tamper-evident audit log (ADR 0007): check the chain, list
+    /// records, compute the keyed hash of an identifier to look for.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Steps overdue or due within a window, from the database.
     Deadlines {
         /// Also list steps due within this many minutes.
@@ -222,6 +230,28 @@ enum OutboxCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Seal what is committed, then check the whole chain: exit 0 with a
+    /// summary when intact, 3 naming the first broken record when not.
+    Verify,
+    /// Print sealed records, tab-separated, from position AFTER + 1.
+    Show {
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Print the keyed hash an audit record carries for an identifier:
+    /// KIND is iin, document or message (VALUE as SENDER/MESSAGE_ID).
+    Hash {
+        #[arg(value_name = "KIND")]
+        kind: String,
+        #[arg(value_name = "VALUE")]
+        value: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum RegistryCommand {
     /// Import legacy registry exports (.xml persons/person or .csv with a
     /// header row); idempotent and resumable.
@@ -259,6 +289,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::DeadLetters { command } => dead_letters(command),
         Command::Outbox { command, store } => with_store(store, |store, config| {
             Box::pin(outbox(command, store, config))
+        }),
+        Command::Audit {
+            command: AuditCommand::Hash { kind, value },
+            store,
+        } => audit_hash(store, &kind, &value),
+        Command::Audit { command, store } => with_store(store, move |store, config| {
+            Box::pin(audit(command, store, config))
         }),
         Command::Deadlines { within, store } => with_store(store, move |store, config| {
             Box::pin(deadlines(within, store, config))
@@ -671,7 +708,7 @@ async fn outbox(command: OutboxCommand, store: Arc<dyn storage::Store>, _: Confi
             let mut ok = true;
             for id in ids {
                 match store
-                    .redrive_notice(id, time::OffsetDateTime::now_utc())
+                    .redrive_notice(id, time::OffsetDateTime::now_utc(), &cli_actor())
                     .await
                 {
                     Ok(storage::Redriven::Redriven) => println!("{id}: re-driven"),
@@ -694,6 +731,47 @@ async fn outbox(command: OutboxCommand, store: Arc<dyn storage::Store>, _: Confi
             } else {
                 ExitCode::FAILURE
             }
+        }
+    }
+}
+
+/// The audit log's name for an operator at this command line.
+fn cli_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    format!("cli:{user}")
+}
+
+async fn audit(command: AuditCommand, store: Arc<dyn storage::Store>, config: Config) -> ExitCode {
+    let key = crate::audit::AuditKey::new(&config.audit.key);
+    match command {
+        AuditCommand::Verify => crate::audit::command::run_verify(store.as_ref(), &key).await,
+        AuditCommand::Show { after, limit } => {
+            crate::audit::command::run_show(store.as_ref(), after, limit).await
+        }
+        AuditCommand::Hash { kind, value } => audit_hash_with(&key, &kind, &value),
+    }
+}
+
+/// `audit hash` needs the key, not the database.
+fn audit_hash(args: StoreArgs, kind: &str, value: &str) -> ExitCode {
+    match config::load(args.config.as_deref()) {
+        Ok(config) => audit_hash_with(&crate::audit::AuditKey::new(&config.audit.key), kind, value),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn audit_hash_with(key: &crate::audit::AuditKey, kind: &str, value: &str) -> ExitCode {
+    match crate::audit::command::hash_of(key, kind, value) {
+        Some(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("KIND is iin, document or message, and a message is SENDER/MESSAGE_ID");
+            ExitCode::from(2)
         }
     }
 }

@@ -1,6 +1,7 @@
 //! iin-gateway: the integration gateway between the State Corporation's intake
 //! systems and the MVD information system for forming IINs of foreigners.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -9,8 +9,8 @@ mod settings;
 use std::path::Path;
 
 pub use settings::{
-    AccessClient, AccessSettings, CalendarSettings, CallbackSender, ClientName, Config,
-    DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
+    AccessClient, AccessSettings, AuditSettings, CalendarSettings, CallbackSender, ClientName,
+    Config, DatabaseSettings, DeadlineSettings, DeliverySettings, IntakeSettings, LogFormat,
     LoggingSettings, MatchingSettings, MvdSettings, NormSettings, Role, ServerSettings, ShepRole,
     ShepSender, ShepSettings, TlsSettings,
 };
@@ -184,6 +184,21 @@ mod tests {
         )];
         let config = load_from(None, vars).unwrap();
         assert_eq!(config.database.schema.as_deref(), Some("gw_1"));
+    }
+
+    #[test]
+    fn the_audit_key_is_empty_or_long_and_never_shown() {
+        let config = load_from(None, no_env()).unwrap();
+        assert!(config.audit.key.is_empty());
+        assert_eq!(config.audit.seal_interval.as_millis(), 200);
+        let short = vec![("IIN_GATEWAY__AUDIT__KEY".to_owned(), "short".to_owned())];
+        let err = load_from(None, short).unwrap_err();
+        assert!(err.to_string().contains("audit.key"), "{err}");
+        let key = "k".repeat(31) + "-zq9marker";
+        let long = vec![("IIN_GATEWAY__AUDIT__KEY".to_owned(), key.clone())];
+        let config = load_from(None, long).unwrap();
+        assert_eq!(config.audit.key, key);
+        assert!(!format!("{config:?}").contains("zq9marker"));
     }
 
     #[test]

@@ -22,6 +22,14 @@ pub(super) struct RawConfig {
     access: RawAccess,
     delivery: RawDelivery,
     deadlines: RawDeadlines,
+    audit: RawAudit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    key: String,
+    seal_interval_ms: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -389,6 +397,16 @@ impl RawConfig {
             self.deadlines.check_interval_ms,
             100..=3_600_000,
         );
+        p.require(
+            "audit.key",
+            self.audit.key.is_empty() || self.audit.key.chars().count() >= 32,
+            "must be empty (the built-in development key) or at least 32 characters",
+        );
+        p.within(
+            "audit.seal_interval_ms",
+            self.audit.seal_interval_ms,
+            10..=60_000,
+        );
 
         if !p.0.is_empty() {
             return Err(p.0);
@@ -453,6 +471,10 @@ impl RawConfig {
             delivery,
             deadlines: DeadlineSettings {
                 check_interval: std::time::Duration::from_millis(self.deadlines.check_interval_ms),
+            },
+            audit: AuditSettings {
+                key: self.audit.key,
+                seal_interval: std::time::Duration::from_millis(self.audit.seal_interval_ms),
             },
         })
     }

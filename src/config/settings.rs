@@ -20,6 +20,7 @@ pub struct Config {
     pub access: AccessSettings,
     pub delivery: DeliverySettings,
     pub deadlines: DeadlineSettings,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -245,4 +246,30 @@ pub struct CallbackSender {
 #[derive(Debug, Clone)]
 pub struct DeadlineSettings {
     pub check_interval: std::time::Duration,
+}
+
+/// The audit log (issue 8, ADR 0007).
+#[derive(Clone)]
+pub struct AuditSettings {
+    /// Secret of the keyed hashes and of the chain; empty: the built-in
+    /// development key. `Debug` hides it.
+    pub key: String,
+    /// How often each instance's sealer chains committed records.
+    pub seal_interval: std::time::Duration,
+}
+
+impl std::fmt::Debug for AuditSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSettings")
+            .field(
+                "key",
+                &if self.key.is_empty() {
+                    "<built-in, development only>"
+                } else {
+                    "<set>"
+                },
+            )
+            .field("seal_interval", &self.seal_interval)
+            .finish()
+    }
 }

@@ -19,8 +19,12 @@ use super::tls::PeerIdentity;
 pub enum Caller {
     /// No client identification configured: everything is allowed.
     Open,
-    /// A known client.
-    Client { role: Role, sender_ids: Vec<String> },
+    /// A known client, named as `[access]` names it.
+    Client {
+        name: ClientName,
+        role: Role,
+        sender_ids: Vec<String>,
+    },
     /// A certificate the CAs accept but `[access]` does not list.
     Unlisted,
 }
@@ -33,9 +37,28 @@ impl Caller {
             Caller::Client {
                 role: Role::Intake,
                 sender_ids,
+                ..
             } => Some(sender_ids),
             Caller::Unlisted => Some(&[]),
             _ => None,
+        }
+    }
+
+    /// Who the caller is in the audit log: the certificate as `[access]`
+    /// names it, or `unidentified` when no client is identified.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Open => crate::service::UNIDENTIFIED.to_owned(),
+            Caller::Client {
+                name: ClientName::Subject(subject),
+                ..
+            } => format!("client:{subject}"),
+            Caller::Client {
+                name: ClientName::Fingerprint(fingerprint),
+                ..
+            } => format!("client:sha256:{fingerprint}"),
+            // Reaches only the health checks, which record nothing.
+            Caller::Unlisted => "unlisted".to_owned(),
         }
     }
 }
@@ -71,6 +94,7 @@ impl AccessPolicy {
                 ClientName::Fingerprint(fingerprint) => *fingerprint == peer.fingerprint,
             })
             .map_or(Caller::Unlisted, |client| Caller::Client {
+                name: client.name.clone(),
                 role: client.role,
                 sender_ids: client.sender_ids.clone(),
             })
@@ -109,6 +133,7 @@ mod tests {
 
     fn client(role: Role) -> Caller {
         Caller::Client {
+            name: ClientName::Subject("CN=gk".into()),
             role,
             sender_ids: vec!["GK-ALMATY-01".into()],
         }
@@ -147,6 +172,21 @@ mod tests {
                 .map(|r| permits(&client(r), method, path));
             assert_eq!(got, expected, "{method} {path}");
         }
+    }
+
+    #[test]
+    fn callers_are_named_for_the_audit_log_as_access_names_them() {
+        assert_eq!(client(Role::Intake).actor(), "client:CN=gk");
+        let by_fingerprint = Caller::Client {
+            name: ClientName::Fingerprint("ab".repeat(32)),
+            role: Role::Mvd,
+            sender_ids: vec![],
+        };
+        assert_eq!(
+            by_fingerprint.actor(),
+            format!("client:sha256:{}", "ab".repeat(32))
+        );
+        assert_eq!(Caller::Open.actor(), "unidentified");
     }
 
     #[test]

@@ -68,12 +68,14 @@ async fn route(
     timeout: Duration,
 ) -> (&'static str, Answer) {
     let scope = caller.sender_scope();
+    let actor = caller.actor();
+    let actor = actor.as_str();
     let path = request.uri().path();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     match (request.method(), segments.as_slice()) {
         (&Method::POST, ["", "api", "v1", "applications"]) => (
             "applications.post",
-            post_application(gateway, scope, request, timeout).await,
+            post_application(gateway, scope, actor, request, timeout).await,
         ),
         (&Method::GET, ["", "api", "v1", "applications", number]) => {
             let number = (*number).to_owned();
@@ -85,7 +87,7 @@ async fn route(
         (&Method::POST, ["", "shep", "SyncChannel"]) => (
             "shep.sync",
             match read_body(gateway, request, timeout).await {
-                Ok(body) => gateway.shep_send_message(&body).await,
+                Ok(body) => gateway.shep_send_message(&body, actor).await,
                 Err(answer) => gateway.shep_unread(answer, false),
             },
         ),
@@ -98,7 +100,7 @@ async fn route(
         }
         (&Method::POST, ["", "api", "v1", "mvd", "leases"]) => {
             let answer = match read_body(gateway, request, timeout).await {
-                Ok(body) => gateway.lease_requests(&body).await,
+                Ok(body) => gateway.lease_requests(&body, actor).await,
                 Err(answer) => answer,
             };
             ("mvd.leases", answer)
@@ -118,7 +120,7 @@ async fn route(
             let number = (*number).to_owned();
             let result = *action == "result";
             let answer = match read_body(gateway, request, timeout).await {
-                Ok(body) if result => gateway.submit_mvd_result(&number, &body).await,
+                Ok(body) if result => gateway.submit_mvd_result(&number, &body, actor).await,
                 Ok(body) => gateway.extend_lease(&number, &body).await,
                 Err(answer) => answer,
             };
@@ -131,13 +133,13 @@ async fn route(
             let number = (*number).to_owned();
             (
                 "dead-letters.requeue",
-                gateway.requeue_dead_letter(&number).await,
+                gateway.requeue_dead_letter(&number, actor).await,
             )
         }
         (&Method::POST, ["", "shep", "AsyncChannel"]) => (
             "shep.async",
             match read_body(gateway, request, timeout).await {
-                Ok(body) => gateway.shep_async(&body).await,
+                Ok(body) => gateway.shep_async(&body, actor).await,
                 Err(answer) => gateway.shep_unread(answer, true),
             },
         ),
@@ -170,7 +172,7 @@ async fn route(
             let id = (*id).to_owned();
             (
                 "outbox.dead-letters.redrive",
-                gateway.redrive_notice(&id).await,
+                gateway.redrive_notice(&id, actor).await,
             )
         }
         (&Method::GET, ["", "healthz"]) => ("healthz", Answer::plain(200, "ok\n")),
@@ -203,11 +205,12 @@ async fn route(
 async fn post_application(
     gateway: &Gateway,
     scope: Option<&[String]>,
+    actor: &str,
     request: Request<Incoming>,
     timeout: Duration,
 ) -> Answer {
     match read_body(gateway, request, timeout).await {
-        Ok(body) => gateway.submit_application_as(&body, scope).await,
+        Ok(body) => gateway.submit_application_as(&body, scope, actor).await,
         Err(answer) => answer,
     }
 }

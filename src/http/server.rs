@@ -61,6 +61,17 @@ impl Server {
                 "access control is off: no client CAs configured (development only)"
             );
         }
+        if config.audit.key.is_empty() {
+            // Anyone with the source can compute hashes under the built-in
+            // key: fine on a developer's loopback, not with real data.
+            let what = "audit.key is not set: audit records use the built-in development key; \
+                        set IIN_GATEWAY__AUDIT__KEY (at least 32 characters)";
+            if config.tls.enabled {
+                tracing::error!(tls = true, "{what}");
+            } else {
+                tracing::warn!(tls = false, "{what} (development only)");
+            }
+        }
         let mut server = Server::bind(&config.server, gateway).await?;
         server.tls = tls;
         server.access = Arc::new(access);

@@ -15,25 +15,31 @@ use crate::domain::deadline::{result_due_at, step_due};
 use crate::domain::ids::ApplicationNumber;
 use crate::domain::intake::{Assessment, Refusal, assess};
 use crate::domain::lifecycle::State;
-use crate::storage::{ContentHash, NewAnswer, NewApplication, Recorded, StoredAnswer, Transition};
+use crate::storage::audit::answer_detail;
+use crate::storage::{
+    AuditKind, AuditNote, ContentHash, NewAnswer, NewApplication, Recorded, StoredAnswer,
+    Transition,
+};
 
 use super::screening::Screening;
 use super::time_format::{instant, local_date};
 use super::wire_to_domain::application_from_wire;
-use super::{Answer, Gateway};
+use super::{Answer, Gateway, UNIDENTIFIED};
 
 impl Gateway {
-    /// Answers one posted application document.
+    /// Answers one posted application document from an unidentified caller.
     pub async fn submit_application(&self, body: &[u8]) -> Answer {
-        self.submit_application_as(body, None).await
+        self.submit_application_as(body, None, UNIDENTIFIED).await
     }
 
-    /// Answers an application posted by a caller who may only post for the
-    /// `SenderId`s in `may_post_for` (`None`: any sender).
+    /// Answers an application posted by `actor` (as the audit log names
+    /// callers), who may only post for the `SenderId`s in `may_post_for`
+    /// (`None`: any sender).
     pub async fn submit_application_as(
         &self,
         body: &[u8],
         may_post_for: Option<&[String]>,
+        actor: &str,
     ) -> Answer {
         let xml_limits = gateway_xml::Limits {
             max_depth: self.limits.max_depth,
@@ -67,29 +73,57 @@ impl Gateway {
         }
 
         let number = ApplicationNumber::generate(today, random_u64());
-        let (answer, new_application, screening) = match assess(&application, today) {
+        let (answer, new_application, screening, held_iin) = match assess(&application, today) {
             // The duplicate check is a read, done before the write; what it
             // found is stored with the answer.
             Assessment::Accept => match self.screen(&application).await {
                 Ok(Screening::Clear(candidates)) => {
                     let (answer, new) = self.accept(&application, &number, now);
-                    (answer, Some(new), candidates)
+                    (answer, Some(new), candidates, None)
                 }
                 // Stored as an answer without an application, so a repeat
                 // replays it and a reuse of the message id is a conflict.
-                Ok(Screening::Registered(best)) => (
-                    Answer::iin_already_registered(message_id.clone(), best.iin.clone()),
-                    None,
-                    vec![best],
-                ),
+                Ok(Screening::Registered(best)) => {
+                    let iin = self.audit_key.iin(&best.iin);
+                    (
+                        Answer::iin_already_registered(message_id.clone(), best.iin.clone()),
+                        None,
+                        vec![best],
+                        Some(iin),
+                    )
+                }
                 Err(e) => return Answer::store_failure(&e),
             },
             Assessment::Refuse(refusal) => {
                 let (answer, new) = self.refuse(&application, &number, now, &refusal);
-                (answer, Some(new), Vec::new())
+                (answer, Some(new), Vec::new(), None)
             }
         };
+        let audit = AuditNote {
+            kind: if answer.status == 201 {
+                AuditKind::Accepted
+            } else {
+                AuditKind::Refused
+            },
+            actor: actor.to_owned(),
+            outcome: if answer.status == 201 {
+                State::Queued
+            } else {
+                State::Refused
+            }
+            .as_str()
+            .to_owned(),
+            code: answer.code.map(str::to_owned),
+            message_hash: Some(self.audit_key.message(&sender_id, &message_id)),
+            iin_hash: held_iin,
+            document_hash: Some(
+                self.audit_key
+                    .document(application.identity_document.number.as_str()),
+            ),
+            detail: answer_detail(answer.status),
+        };
         let new_answer = NewAnswer {
+            audit,
             sender_id,
             message_id: message_id.clone(),
             content_hash,

@@ -20,6 +20,7 @@ pub mod wire_to_domain;
 
 use std::sync::Arc;
 
+use crate::audit::{AuditKey, Sealer};
 use crate::config::{CalendarSettings, Config, IntakeSettings, MatchingSettings, MvdSettings};
 use crate::domain::deadline::{
     DEFAULT_HOLIDAY_YEARS, Norms, WorkingCalendar, kazakhstan_fixed_holidays,
@@ -60,7 +61,17 @@ pub struct Gateway {
     /// Wakes feed long-polls when this instance records a result.
     new_notices: Arc<tokio::sync::Notify>,
     _deadline_watch: deadlines::DeadlineWatch,
+    // The audit log (issue 8): keyed hashes for the records, and the sealer.
+    audit_key: AuditKey,
+    sealer: Sealer,
 }
+
+/// The audit log's name for a caller the gateway cannot identify (no client
+/// certificates configured: development).
+pub const UNIDENTIFIED: &str = "unidentified";
+
+/// The audit log's name for the gateway's own work (expired leases).
+pub const GATEWAY_ACTOR: &str = "gateway";
 
 impl Gateway {
     pub fn new(store: Arc<dyn Store>, config: &Config, clock: Arc<dyn Clock>) -> Gateway {
@@ -99,6 +110,12 @@ impl Gateway {
             metrics.clone(),
             &config.delivery,
         );
+        let audit_key = AuditKey::new(&config.audit.key);
+        let sealer = Sealer::start(
+            store.clone(),
+            audit_key.chain().clone(),
+            config.audit.seal_interval,
+        );
         let deadline_watch = deadlines::DeadlineWatch::start(
             store.clone(),
             clock.clone(),
@@ -126,6 +143,8 @@ impl Gateway {
             delivery,
             new_notices: Arc::new(tokio::sync::Notify::new()),
             _deadline_watch: deadline_watch,
+            audit_key,
+            sealer,
         }
     }
 
@@ -135,6 +154,8 @@ impl Gateway {
     /// the gateway; they stay valid until they expire.)
     pub async fn shutdown(&self) {
         self.delivery.shutdown().await;
+        // The last deliveries' records are in the chain before the process ends.
+        self.sealer.finish().await;
     }
 
     /// A result was recorded: its notice is due now.

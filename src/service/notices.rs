@@ -173,13 +173,13 @@ impl Gateway {
         Answer::xml(200, gateway_xml::render_dead_notices(&out))
     }
 
-    /// `POST /api/v1/outbox/dead-letters/{id}/redrive`: due now, with a
-    /// fresh retry budget.
-    pub async fn redrive_notice(&self, id: &str) -> Answer {
+    /// `POST /api/v1/outbox/dead-letters/{id}/redrive` by `actor`: due now,
+    /// with a fresh retry budget.
+    pub async fn redrive_notice(&self, id: &str, actor: &str) -> Answer {
         let Ok(id) = id.parse::<i64>() else {
             return Answer::not_found();
         };
-        match self.store.redrive_notice(id, self.clock.now()).await {
+        match self.store.redrive_notice(id, self.clock.now(), actor).await {
             Ok(Redriven::Redriven) => {
                 tracing::info!(notice = id, "dead notice re-driven by an operator");
                 self.delivery.wake();

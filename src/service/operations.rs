@@ -1,6 +1,32 @@
 //! What operators ask of a running gateway: is it ready, and its metrics.
 
+use std::fmt::Write;
+
 use super::{Answer, Gateway};
+use crate::storage::AuditState;
+
+/// The audit log's chain length and sealing backlog: a backlog that grows
+/// means no sealer is keeping up (ADR 0007).
+fn audit_gauges(out: &mut String, state: &AuditState) {
+    let gauges = [
+        (
+            "iin_gateway_audit_sealed_records",
+            "Audit records in the hash chain (the head's position).",
+            state.head.map_or(0, |head| head.seq),
+        ),
+        (
+            "iin_gateway_audit_unsealed_records",
+            "Committed audit records not yet in the hash chain.",
+            state.unsealed,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+}
 
 impl Gateway {
     /// Ready when the database answers and its schema is current.
@@ -43,12 +69,14 @@ impl Gateway {
                 Vec::new()
             }
         };
+        let mut text = self.metrics.render_all(&by_state, &notices);
+        match self.store.audit_state().await {
+            Ok(state) => audit_gauges(&mut text, &state),
+            Err(e) => tracing::warn!(error = %e, "audit log state unavailable for metrics"),
+        }
         Answer {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            ..Answer::xml(
-                200,
-                self.metrics.render_all(&by_state, &notices).into_bytes(),
-            )
+            ..Answer::xml(200, text.into_bytes())
         }
     }
 }

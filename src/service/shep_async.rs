@@ -23,7 +23,9 @@ use shep::fault::{FaultCode, Operation};
 use crate::config::ShepRole;
 
 use super::answer::SOAP_XML;
-use super::shep_sync::{fault_of, refused_envelope_of, response_message_id, without_declaration};
+use super::shep_sync::{
+    fault_of, refused_envelope_of, response_message_id, shep_actor, without_declaration,
+};
 use super::time_format::instant;
 use super::{Answer, Gateway};
 
@@ -31,7 +33,8 @@ use super::{Answer, Gateway};
 const SERVICE_ID: &str = "IIN_FOREIGNER_FORMATION";
 
 impl Gateway {
-    pub async fn shep_async(&self, body: &[u8]) -> Answer {
+    /// An AsyncChannel envelope arriving over a connection from `transport`.
+    pub async fn shep_async(&self, body: &[u8], transport: &str) -> Answer {
         let date = instant(self.clock.now(), self.calendar.offset());
         let request = match shep::async_channel::read_request(body, &self.shep_limits()) {
             Ok(request) => request,
@@ -73,12 +76,17 @@ impl Gateway {
                 &date,
             );
         }
+        let actor = shep_actor(&admitted.id, transport);
         match request {
             AsyncRequest::GetMessages {
                 amount, properties, ..
-            } => self.shep_get_messages(amount, &properties, &date).await,
+            } => {
+                self.shep_get_messages(amount, &properties, &date, &actor)
+                    .await
+            }
             AsyncRequest::SendMessage { info, data } => {
-                self.shep_send_response(info, data.text, &date).await
+                self.shep_send_response(info, data.text, &date, &actor)
+                    .await
             }
             AsyncRequest::GetMessageStatus { message_ids, .. } => {
                 self.shep_message_status(&message_ids, &date).await
@@ -95,6 +103,7 @@ impl Gateway {
         amount: Option<u32>,
         properties: &[(String, String)],
         date: &str,
+        actor: &str,
     ) -> Answer {
         let seconds = |key: &str| -> Result<Option<u64>, Answer> {
             match properties.iter().find(|(k, _)| k == key) {
@@ -115,7 +124,7 @@ impl Gateway {
             visibility.map_or(self.mvd.default_visibility, Duration::from_secs),
             wait.map_or(Duration::ZERO, Duration::from_secs),
         );
-        let batch = match self.lease_batch(&parameters).await {
+        let batch = match self.lease_batch(&parameters, actor).await {
             Ok(batch) => batch,
             Err(e) => return self.shep_store_fault(Operation::AsyncGetMessages, &e, date),
         };
@@ -157,7 +166,13 @@ impl Gateway {
         ))
     }
 
-    async fn shep_send_response(&self, info: MessageInfo, data: String, date: &str) -> Answer {
+    async fn shep_send_response(
+        &self,
+        info: MessageInfo,
+        data: String,
+        date: &str,
+        actor: &str,
+    ) -> Answer {
         let operation = Operation::AsyncSendMessage;
         if info.message_type != MessageType::Response {
             let detail = format!(
@@ -169,7 +184,9 @@ impl Gateway {
         }
         // The reader refuses a RESPONSE without a correlationId.
         let number = info.correlation_id.clone().unwrap_or_default();
-        let answer = self.submit_mvd_result(&number, data.as_bytes()).await;
+        let answer = self
+            .submit_mvd_result(&number, data.as_bytes(), actor)
+            .await;
         if answer.status == 200 {
             let ack = SendMessageAck {
                 message_id: response_message_id(),

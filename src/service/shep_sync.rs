@@ -22,7 +22,9 @@ use super::time_format::instant;
 use super::{Answer, Gateway};
 
 impl Gateway {
-    pub async fn shep_send_message(&self, body: &[u8]) -> Answer {
+    /// A `SendMessage` envelope arriving over a connection from `transport`
+    /// (the client certificate, as the audit log names callers).
+    pub async fn shep_send_message(&self, body: &[u8], transport: &str) -> Answer {
         let date = instant(self.clock.now(), self.calendar.offset());
         let limits = self.shep_limits();
         let request = match shep::sync_channel::read_request(body, &limits) {
@@ -56,8 +58,9 @@ impl Gateway {
             Ok(document) => document,
             Err(e) => return refused_envelope(&e, &date),
         };
+        let actor = shep_actor(&sender.id, transport);
         let answer = self
-            .submit_application_as(document.as_bytes(), Some(&sender.may_post_for))
+            .submit_application_as(document.as_bytes(), Some(&sender.may_post_for), &actor)
             .await;
         self.wrap_sync_answer(answer, &info.message_id, info.session_id.clone(), &date)
     }
@@ -166,6 +169,16 @@ impl Gateway {
     }
 }
 
+/// The audit log's name for a ШЭП sender, and the connection it came over
+/// when the client was identified.
+pub(super) fn shep_actor(sender_id: &str, transport: &str) -> String {
+    if transport == super::UNIDENTIFIED {
+        format!("shep:{sender_id}")
+    } else {
+        format!("shep:{sender_id} via {transport}")
+    }
+}
+
 /// A fault for an envelope that could not be read or checked.
 fn refused_envelope(error: &shep::ShepError, date: &str) -> Answer {
     refused_envelope_of(Operation::SyncSendMessage, error, date)
@@ -241,5 +254,19 @@ pub(super) fn without_declaration(document: &[u8]) -> String {
             .trim_start()
             .to_owned(),
         None => text.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shep_senders_are_named_with_the_connection_they_came_over() {
+        assert_eq!(shep_actor("GK_INTAKE", "unidentified"), "shep:GK_INTAKE");
+        assert_eq!(
+            shep_actor("GK_INTAKE", "client:CN=shep-bus"),
+            "shep:GK_INTAKE via client:CN=shep-bus"
+        );
     }
 }

@@ -272,6 +272,7 @@ mod tests {
             _: &str,
             _: OffsetDateTime,
             _: Option<OffsetDateTime>,
+            _: &str,
         ) -> Result<Requeued, StoreError> {
             Ok(Requeued::NotFound)
         }
@@ -320,6 +321,7 @@ mod tests {
             &self,
             _: i64,
             _: OffsetDateTime,
+            _: &str,
         ) -> Result<crate::storage::Redriven, StoreError> {
             Ok(crate::storage::Redriven::NotFound)
         }
@@ -377,6 +379,24 @@ mod tests {
         ) -> Result<Vec<crate::storage::DuplicateCandidate>, StoreError> {
             Ok(Vec::new())
         }
+        async fn seal_audit(
+            &self,
+            _: &crate::audit::chain::ChainKey,
+            _: usize,
+            _: bool,
+        ) -> Result<crate::storage::SealPass, StoreError> {
+            Err(StoreError::Backend("not in this fake".into()))
+        }
+        async fn audit_records(
+            &self,
+            _: i64,
+            _: usize,
+        ) -> Result<Vec<crate::audit::chain::Sealed>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn audit_state(&self) -> Result<crate::storage::AuditState, StoreError> {
+            Err(StoreError::Backend("not in this fake".into()))
+        }
     }
 
     fn answer(message_id: &str) -> NewAnswer {
@@ -389,6 +409,11 @@ mod tests {
             answered_at: OffsetDateTime::UNIX_EPOCH,
             application: None,
             screening: Vec::new(),
+            audit: crate::storage::AuditNote::plain(
+                crate::storage::AuditKind::Refused,
+                "test",
+                "REFUSED",
+            ),
         }
     }
 

@@ -32,6 +32,10 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 5,
         sql: include_str!("migrations/postgres/0005_queue_order.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("migrations/postgres/0006_audit.sql"),
+    },
 ];
 
 pub(super) const SQLITE: &[Migration] = &[
@@ -54,6 +58,10 @@ pub(super) const SQLITE: &[Migration] = &[
     Migration {
         version: 5,
         sql: include_str!("migrations/sqlite/0005_queue_order.sql"),
+    },
+    Migration {
+        version: 6,
+        sql: include_str!("migrations/sqlite/0006_audit.sql"),
     },
 ];
 
@@ -89,4 +97,52 @@ pub(super) fn pending<'a>(
         .iter()
         .filter(|m| !applied.contains(&m.version))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gap_in_versions_is_filled_later_and_the_newest_is_what_counts() {
+        let all = [
+            Migration {
+                version: 1,
+                sql: "",
+            },
+            Migration {
+                version: 2,
+                sql: "",
+            },
+            Migration {
+                version: 4,
+                sql: "",
+            },
+        ];
+        let versions = |m: Vec<&Migration>| m.iter().map(|m| m.version).collect::<Vec<_>>();
+        assert_eq!(versions(pending(&all, &[]).unwrap()), [1, 2, 4]);
+        // A database migrated before version 3 existed gets it when it comes.
+        let later = [
+            Migration {
+                version: 1,
+                sql: "",
+            },
+            Migration {
+                version: 2,
+                sql: "",
+            },
+            Migration {
+                version: 3,
+                sql: "",
+            },
+            Migration {
+                version: 4,
+                sql: "",
+            },
+        ];
+        assert_eq!(versions(pending(&later, &[1, 2, 4]).unwrap()), [3]);
+        assert!(check_current(&all, 4).is_ok());
+        assert!(check_current(&all, 2).is_err());
+        assert!(pending(&all, &[5]).is_err());
+    }
 }

@@ -5,12 +5,14 @@
 //! The store knows rows, not rules: the service decides, the store records.
 //! Everything one decision causes is written in one transaction.
 
+pub mod audit;
 pub mod delivery;
 pub mod error;
 pub mod group_commit;
 mod migrations;
 pub mod mvd;
 pub mod postgres;
+mod postgres_audit;
 mod postgres_complete;
 mod postgres_delivery;
 mod postgres_mvd;
@@ -23,6 +25,7 @@ pub mod postgres_statements {
     pub use super::postgres_complete::{COMPLETE, CompleteArgs, complete_run, runs};
     pub use super::postgres_mvd::{LEASE, RECLAIM};
 }
+mod sqlite_audit;
 mod sqlite_delivery;
 mod sqlite_mvd;
 
@@ -32,9 +35,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::audit::chain::{ChainKey, Sealed};
 use crate::domain::application::Sex;
 use crate::domain::lifecycle::State;
 
+pub use audit::{AuditKind, AuditNote, AuditState, SealPass};
 pub use delivery::{
     AttemptOutcome, ClaimedNotice, DeliveryAttempt, DeliveryResult, DueStep, FeedNotice,
     NoticeClaim, NoticeDelivery, NoticeState, Redriven,
@@ -70,6 +75,9 @@ pub struct NewAnswer {
     /// duplicates passed to the MVD with an accepted application. Stored in
     /// the same transaction, so every decision keeps its reasons.
     pub screening: Vec<DuplicateCandidate>,
+    /// The answer's audit record, written only with the answer (a repeat of
+    /// the message writes neither).
+    pub audit: AuditNote,
 }
 
 /// An application as first stored, with the transitions that brought it to
@@ -196,12 +204,14 @@ pub trait Store: Send + Sync + 'static {
     /// Dead-lettered applications, oldest first.
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
 
-    /// Queues a dead-lettered application again with its delivery count reset.
+    /// Queues a dead-lettered application again with its delivery count
+    /// reset; `actor` (the operator) goes in its audit record.
     async fn requeue_dead_letter(
         &self,
         number: &str,
         now: OffsetDateTime,
         due_at: Option<OffsetDateTime>,
+        actor: &str,
     ) -> Result<Requeued, StoreError>;
 
     // Delivery of results (issue 5). `complete` writes each result's notice
@@ -244,8 +254,14 @@ pub trait Store: Send + Sync + 'static {
     /// Notices given up on, oldest first (attempts left out).
     async fn dead_notices(&self, limit: usize) -> Result<Vec<NoticeDelivery>, StoreError>;
 
-    /// Makes a dead notice due at `now` with a fresh retry budget.
-    async fn redrive_notice(&self, id: i64, now: OffsetDateTime) -> Result<Redriven, StoreError>;
+    /// Makes a dead notice due at `now` with a fresh retry budget; `actor`
+    /// (the operator) goes in its audit record.
+    async fn redrive_notice(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<Redriven, StoreError>;
 
     /// How many notices are in each delivery state (states with none left out).
     async fn notices_by_state(&self) -> Result<Vec<(NoticeState, i64)>, StoreError>;
@@ -306,6 +322,28 @@ pub trait Store: Send + Sync + 'static {
         sender_id: &str,
         message_id: &str,
     ) -> Result<Vec<DuplicateCandidate>, StoreError>;
+
+    // --- The audit log (issue 8, ADR 0007) ---
+    // Every accepted, refused, leased, expired, re-queued, decided,
+    // delivered, abandoned and re-driven event writes its record in its
+    // own transaction; the methods above do it. These seal and read them.
+
+    /// Seals up to `limit` committed records not yet in the chain, oldest
+    /// id first, after the head, under the head row's lock: one sealer at
+    /// a time across instances. With `wait` false a pass that finds the
+    /// head locked by another sealer does nothing and says `busy`.
+    async fn seal_audit(
+        &self,
+        key: &ChainKey,
+        limit: usize,
+        wait: bool,
+    ) -> Result<SealPass, StoreError>;
+
+    /// Sealed records at positions above `after`, in chain order.
+    async fn audit_records(&self, after: i64, limit: usize) -> Result<Vec<Sealed>, StoreError>;
+
+    /// The chain's head and how many committed records wait for sealing.
+    async fn audit_state(&self) -> Result<AuditState, StoreError>;
 }
 
 /// Opens the store a database URL names: `postgres://...` / `postgresql://...`

@@ -18,6 +18,8 @@ pub struct LeaseBatch {
     pub expires_at: OffsetDateTime,
     /// `due_at` of the `LEASED` transitions written.
     pub due_at: Option<OffsetDateTime>,
+    /// Who leases (the MVD client), for the audit records.
+    pub actor: String,
 }
 
 /// One application handed out under a lease.
@@ -42,6 +44,8 @@ pub struct Reclaim {
     pub limit: usize,
     /// `due_at` of the `QUEUED` transitions written.
     pub queued_due_at: Option<OffsetDateTime>,
+    /// Who takes them back (the gateway), for the audit records.
+    pub actor: String,
 }
 
 /// An application whose lease expired, and where it went.
@@ -89,6 +93,8 @@ pub struct Completion {
     /// same transaction: an IIN already in the registry (imported from the
     /// legacy registry) is `IinHeldByAnother`.
     pub registry: Option<super::NewRegistryPerson>,
+    /// The decision's audit record, written only with the result.
+    pub audit: super::AuditNote,
 }
 
 /// What recording a result found. Only `Recorded` wrote anything.

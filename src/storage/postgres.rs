@@ -26,6 +26,7 @@ use super::{
     Transition, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
     parse_state, sex_code, stored_answer,
 };
+use super::{AuditState, SealPass};
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
     Redriven,
@@ -34,6 +35,7 @@ use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoredResult,
 };
+use crate::audit::chain::{ChainKey, Sealed};
 
 /// First key of the advisory lock that serializes migrations; the second is
 /// the schema's hash, so gateways migrating different schemas do not wait
@@ -83,6 +85,18 @@ new_candidates AS (
                 $26::float8[], $27::text[], $28::text[])
         AS c(sender_id, message_id, rank, application_number, iin, score, outcome, explanation)
     JOIN inserted i ON i.sender_id = c.sender_id AND i.message_id = c.message_id
+),
+new_audit AS (
+    INSERT INTO audit_log
+        (at, kind, actor, sender_id, application_number, outcome, code, message_hash, iin_hash,
+         document_hash, detail)
+    SELECT e.at, e.kind, e.actor, e.sender_id, e.number, e.outcome, e.code, e.message_hash,
+           e.iin_hash, e.document_hash, e.detail
+    FROM unnest($1::text[], $2::text[], $6::timestamptz[], $7::text[], $29::text[], $30::text[],
+                $31::text[], $32::text[], $33::bytea[], $34::bytea[], $35::bytea[], $36::text[])
+        AS e(sender_id, message_id, at, number, kind, actor, outcome, code, message_hash,
+             iin_hash, document_hash, detail)
+    JOIN inserted i ON i.sender_id = e.sender_id AND i.message_id = e.message_id
 )
 SELECT sender_id, message_id FROM inserted";
 
@@ -242,6 +256,7 @@ impl PgStore {
             }
         }
 
+        let audit = AuditColumns::of(items);
         let statement = client.prepare_cached(INSERT_BATCH).await?;
         let rows = client
             .query(
@@ -275,6 +290,14 @@ impl PgStore {
                     &candidates.score,
                     &candidates.outcome,
                     &candidates.explanation,
+                    &audit.kind,
+                    &audit.actor,
+                    &audit.outcome,
+                    &audit.code,
+                    &audit.message_hash,
+                    &audit.iin_hash,
+                    &audit.document_hash,
+                    &audit.detail,
                 ],
             )
             .await?;
@@ -346,6 +369,41 @@ struct Candidates<'a> {
     score: Vec<f64>,
     outcome: Vec<&'a str>,
     explanation: Vec<&'a str>,
+}
+
+/// Column arrays of the audit records of a batch, one per item (written
+/// only for the items whose answer is inserted).
+struct AuditColumns<'a> {
+    kind: Vec<&'static str>,
+    actor: Vec<&'a str>,
+    outcome: Vec<&'a str>,
+    code: Vec<Option<&'a str>>,
+    message_hash: Vec<Option<&'a [u8]>>,
+    iin_hash: Vec<Option<&'a [u8]>>,
+    document_hash: Vec<Option<&'a [u8]>>,
+    detail: Vec<&'a str>,
+}
+
+impl<'a> AuditColumns<'a> {
+    fn of(items: &[&'a NewAnswer]) -> AuditColumns<'a> {
+        let notes = || items.iter().map(|a| &a.audit);
+        AuditColumns {
+            kind: notes().map(|n| n.kind.as_str()).collect(),
+            actor: notes().map(|n| n.actor.as_str()).collect(),
+            outcome: notes().map(|n| n.outcome.as_str()).collect(),
+            code: notes().map(|n| n.code.as_deref()).collect(),
+            message_hash: notes()
+                .map(|n| n.message_hash.as_ref().map(|h| &h[..]))
+                .collect(),
+            iin_hash: notes()
+                .map(|n| n.iin_hash.as_ref().map(|h| &h[..]))
+                .collect(),
+            document_hash: notes()
+                .map(|n| n.document_hash.as_ref().map(|h| &h[..]))
+                .collect(),
+            detail: notes().map(|n| n.detail.as_str()).collect(),
+        }
+    }
 }
 
 /// Which items of a batch are written and in what order.
@@ -553,8 +611,9 @@ impl Store for PgStore {
         number: &str,
         now: OffsetDateTime,
         due_at: Option<OffsetDateTime>,
+        actor: &str,
     ) -> Result<Requeued, StoreError> {
-        self.pg_requeue(number, now, due_at).await
+        self.pg_requeue(number, now, due_at, actor).await
     }
 
     async fn claim_notices(&self, claim: &NoticeClaim) -> Result<Vec<ClaimedNotice>, StoreError> {
@@ -597,8 +656,13 @@ impl Store for PgStore {
         self.pg_dead_notices(limit).await
     }
 
-    async fn redrive_notice(&self, id: i64, now: OffsetDateTime) -> Result<Redriven, StoreError> {
-        self.pg_redrive_notice(id, now).await
+    async fn redrive_notice(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<Redriven, StoreError> {
+        self.pg_redrive_notice(id, now, actor).await
     }
 
     async fn notices_by_state(&self) -> Result<Vec<(NoticeState, i64)>, StoreError> {
@@ -710,6 +774,23 @@ impl Store for PgStore {
             &[&sender_id, &message_id],
         )
         .await
+    }
+
+    async fn seal_audit(
+        &self,
+        key: &ChainKey,
+        limit: usize,
+        wait: bool,
+    ) -> Result<SealPass, StoreError> {
+        self.pg_seal_audit(key, limit, wait).await
+    }
+
+    async fn audit_records(&self, after: i64, limit: usize) -> Result<Vec<Sealed>, StoreError> {
+        self.pg_audit_records(after, limit).await
+    }
+
+    async fn audit_state(&self) -> Result<AuditState, StoreError> {
+        self.pg_audit_state().await
     }
 }
 

@@ -8,7 +8,8 @@
 //! written for a result unless all of it is: the IIN's holder (`ON CONFLICT
 //! DO NOTHING`: no row back means the IIN is held, and nothing after it runs
 //! for that result), the holder's registry row with its keys and documents,
-//! the state, transition and result, and last the notices with their feed
+//! the state, transition and result, the decision's audit record (ADR 0007),
+//! and last the notices with their feed
 //! numbers: a sender's counter row goes up by the number of its notices in
 //! the batch, and stays locked until the commit that ends the statement (ADR
 //! 0006), so a sender's results share that wait instead of taking turns. The
@@ -55,11 +56,15 @@ WITH input AS (
         $1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[],
         $6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::text[], $11::text[],
         $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::date[],
-        $18::text[], $19::text[], $20::text[], $21::text[], $22::text[]
+        $18::text[], $19::text[], $20::text[], $21::text[], $22::text[],
+        $27::text[], $28::text[], $29::text[], $30::text[], $31::bytea[], $32::bytea[],
+        $33::bytea[], $34::text[]
     ) WITH ORDINALITY AS i(number, lease_token, now, state, due_at, code, iin, result_hash,
                            document, warnings, notice_id, kind, person_iin, surname,
                            given_names, patronymic, birth_date, sex, citizenship, documents,
-                           source, spellings, ord)
+                           source, spellings, audit_kind, audit_actor, audit_outcome,
+                           audit_code, audit_message_hash, audit_iin_hash,
+                           audit_document_hash, audit_detail, ord)
 ),
 locked AS (
     SELECT a.number, a.state, a.lease_token, a.lease_expires_at
@@ -145,6 +150,14 @@ notice AS (
     SELECT x.notice_id, x.number, x.sender_id, x.kind, f.last_seq - x.n + x.k, x.now, x.now,
            x.now
     FROM numbered x JOIN feed f ON f.sender_id = x.sender_id
+),
+audit AS (
+    INSERT INTO audit_log
+        (at, kind, actor, sender_id, application_number, outcome, code, message_hash,
+         iin_hash, document_hash, detail)
+    SELECT now, audit_kind, audit_actor, sender_id, number, audit_outcome, audit_code,
+           audit_message_hash, audit_iin_hash, audit_document_hash, audit_detail
+    FROM decided ORDER BY ord
 )
 SELECT i.ord, l.state,
        CASE WHEN l.state IN ('IIN_FORMED', 'REJECTED') THEN
@@ -188,6 +201,14 @@ pub struct CompleteArgs<'a> {
     key: Vec<KeyHash>,
     document_iin: Vec<&'a str>,
     document_number: Vec<&'a str>,
+    audit_kind: Vec<&'static str>,
+    audit_actor: Vec<&'a str>,
+    audit_outcome: Vec<&'a str>,
+    audit_code: Vec<Option<&'a str>>,
+    audit_message_hash: Vec<Option<&'a [u8]>>,
+    audit_iin_hash: Vec<Option<&'a [u8]>>,
+    audit_document_hash: Vec<Option<&'a [u8]>>,
+    audit_detail: Vec<&'a str>,
 }
 
 impl<'a> CompleteArgs<'a> {
@@ -212,6 +233,18 @@ impl<'a> CompleteArgs<'a> {
         self.warnings.push(join_warnings(&c.warnings));
         self.notice_id.push(new_notice_id());
         self.kind.push(notice_kind(c.state));
+        let audit = &c.audit;
+        self.audit_kind.push(audit.kind.as_str());
+        self.audit_actor.push(&audit.actor);
+        self.audit_outcome.push(&audit.outcome);
+        self.audit_code.push(audit.code.as_deref());
+        self.audit_message_hash
+            .push(audit.message_hash.as_ref().map(|h| &h[..]));
+        self.audit_iin_hash
+            .push(audit.iin_hash.as_ref().map(|h| &h[..]));
+        self.audit_document_hash
+            .push(audit.document_hash.as_ref().map(|h| &h[..]));
+        self.audit_detail.push(&audit.detail);
         let Some(new) = &c.registry else {
             self.person_iin.push(None);
             self.surname.push(None);
@@ -248,8 +281,8 @@ impl<'a> CompleteArgs<'a> {
         }
     }
 
-    /// `$1` to `$26` of [`COMPLETE`].
-    pub fn params(&self) -> [&(dyn ToSql + Sync); 26] {
+    /// `$1` to `$34` of [`COMPLETE`].
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 34] {
         [
             &self.number,
             &self.lease_token,
@@ -277,6 +310,14 @@ impl<'a> CompleteArgs<'a> {
             &self.key,
             &self.document_iin,
             &self.document_number,
+            &self.audit_kind,
+            &self.audit_actor,
+            &self.audit_outcome,
+            &self.audit_code,
+            &self.audit_message_hash,
+            &self.audit_iin_hash,
+            &self.audit_document_hash,
+            &self.audit_detail,
         ]
     }
 }

@@ -46,7 +46,16 @@ moved AS (
         delivered_at = CASE WHEN o.state = 'DELIVERED' THEN o.at ELSE n.delivered_at END
     FROM o
     WHERE n.id = o.id AND n.state = 'DELIVERING' AND n.claimed_by = $8
-    RETURNING n.id, n.attempts
+    RETURNING n.id, n.attempts, n.sender_id, n.application_number, n.notice_id
+),
+audit AS (
+    INSERT INTO audit_log (at, kind, actor, sender_id, application_number, outcome, detail)
+    SELECT o.at, CASE WHEN o.state = 'DELIVERED' THEN 'DELIVERED' ELSE 'DELIVERY_ABANDONED' END,
+           'gateway:' || $8, m.sender_id, m.application_number, o.state,
+           'notice ' || m.notice_id || ', attempt ' || m.attempts
+               || coalesce(', HTTP ' || o.status, '')
+    FROM moved m JOIN o ON o.id = m.id
+    WHERE o.state IN ('DELIVERED', 'DEAD')
 )
 INSERT INTO delivery_attempts (notice_id, attempt, at, outcome, http_status, detail)
 SELECT m.id, m.attempts, o.at, o.outcome, o.status, o.detail FROM moved m JOIN o ON o.id = m.id";
@@ -75,9 +84,18 @@ SELECT attempt, at, outcome, http_status, detail FROM delivery_attempts
 WHERE notice_id = $1 ORDER BY attempt";
 
 const REDRIVE: &str = "
-UPDATE notices SET state = 'PENDING', next_attempt_at = $2, budget_attempts = attempts,
-    budget_from = $2
-WHERE id = $1 AND state = 'DEAD'";
+WITH moved AS (
+    UPDATE notices SET state = 'PENDING', next_attempt_at = $2, budget_attempts = attempts,
+        budget_from = $2
+    WHERE id = $1 AND state = 'DEAD'
+    RETURNING sender_id, application_number, notice_id
+),
+audit AS (
+    INSERT INTO audit_log (at, kind, actor, sender_id, application_number, outcome, detail)
+    SELECT $2, 'REDRIVEN', $3, sender_id, application_number, 'PENDING', 'notice ' || notice_id
+    FROM moved
+)
+SELECT count(*) FROM moved";
 
 /// The open step of each application: its last transition, while it has a
 /// due time and is not done. A decided application's step (issuing the
@@ -296,14 +314,15 @@ impl PgStore {
         &self,
         id: i64,
         now: OffsetDateTime,
+        actor: &str,
     ) -> Result<Redriven, StoreError> {
         let client = self.client().await?;
-        if client
-            .execute(REDRIVE, &[&id, &now])
+        let moved: i64 = client
+            .query_one(REDRIVE, &[&id, &now, &actor])
             .await
             .map_err(pg_error)?
-            > 0
-        {
+            .get(0);
+        if moved > 0 {
             return Ok(Redriven::Redriven);
         }
         let row = client

@@ -37,11 +37,16 @@ leased AS (
     JOIN unnest($4::text[]) WITH ORDINALITY AS t(token, i) ON t.i = n.i
     WHERE a.number = n.number
     RETURNING a.number, a.lease_token, a.delivery_count, a.payload, a.transition_count,
-              a.created_at
+              a.created_at, a.sender_id
 ),
 steps AS (
     INSERT INTO transitions (application_number, seq, state, at, due_at)
     SELECT number, transition_count, 'LEASED', $2, $5 FROM leased
+),
+audit AS (
+    INSERT INTO audit_log (at, kind, actor, sender_id, application_number, outcome, detail)
+    SELECT $2, 'LEASED', $6, sender_id, number, 'LEASED', 'delivery ' || delivery_count
+    FROM leased
 )
 SELECT number, lease_token, delivery_count, payload FROM leased ORDER BY created_at, number";
 
@@ -62,12 +67,19 @@ moved AS (
         transition_count = a.transition_count + 1
     FROM expired e
     WHERE a.number = e.number
-    RETURNING a.number, a.state, a.updated_at, a.transition_count
+    RETURNING a.number, a.state, a.updated_at, a.transition_count, a.sender_id,
+              a.delivery_count
 ),
 steps AS (
     INSERT INTO transitions (application_number, seq, state, at, due_at)
     SELECT number, transition_count, state, updated_at,
            CASE WHEN state = 'QUEUED' THEN $4::timestamptz END
+    FROM moved
+),
+audit AS (
+    INSERT INTO audit_log (at, kind, actor, sender_id, application_number, outcome, detail)
+    SELECT $1, 'LEASE_EXPIRED', $5, sender_id, number, state,
+           'expired at delivery ' || delivery_count
     FROM moved
 )
 SELECT number, state FROM moved ORDER BY number";
@@ -95,11 +107,15 @@ WITH moved AS (
     SET state = 'QUEUED', delivery_count = 0, updated_at = $2,
         transition_count = transition_count + 1
     WHERE number = $1 AND state = 'DEAD_LETTERED'
-    RETURNING transition_count
+    RETURNING transition_count, sender_id
 ),
 step AS (
     INSERT INTO transitions (application_number, seq, state, at, due_at)
     SELECT $1, transition_count, 'QUEUED', $2, $3 FROM moved
+),
+audit AS (
+    INSERT INTO audit_log (at, kind, actor, sender_id, application_number, outcome, detail)
+    SELECT $2, 'REQUEUED', $4, sender_id, $1, 'QUEUED', 'delivery count reset' FROM moved
 )
 SELECT count(*) FROM moved";
 
@@ -124,6 +140,7 @@ impl PgStore {
                     &batch.expires_at,
                     &batch.tokens,
                     &batch.due_at,
+                    &batch.actor,
                 ],
             )
             .await
@@ -148,7 +165,13 @@ impl PgStore {
         let rows = client
             .query(
                 &statement,
-                &[&reclaim.now, &max, &limit, &reclaim.queued_due_at],
+                &[
+                    &reclaim.now,
+                    &max,
+                    &limit,
+                    &reclaim.queued_due_at,
+                    &reclaim.actor,
+                ],
             )
             .await
             .map_err(pg_error)?;
@@ -236,10 +259,11 @@ impl PgStore {
         number: &str,
         now: OffsetDateTime,
         due_at: Option<OffsetDateTime>,
+        actor: &str,
     ) -> Result<Requeued, StoreError> {
         let client = self.client().await?;
         let moved: i64 = client
-            .query_one(REQUEUE, &[&number, &now, &due_at])
+            .query_one(REQUEUE, &[&number, &now, &due_at, &actor])
             .await
             .map_err(pg_error)?
             .get(0);

@@ -25,6 +25,7 @@ use super::{
     check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex, parse_state,
     sex_code, stored_answer,
 };
+use super::{AuditState, SealPass};
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
     Redriven,
@@ -33,6 +34,7 @@ use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoredResult,
 };
+use crate::audit::chain::{ChainKey, Sealed};
 
 /// How long a statement waits for a lock held by another connection (the
 /// reader's snapshot, or a second process opening the file) before failing.
@@ -231,6 +233,15 @@ fn write_batch(conn: &mut Connection, batch: &[NewAnswer]) -> Result<Vec<Recorde
                     ])
                     .map_err(sql_error)?;
             }
+            super::sqlite_audit::append(
+                &tx,
+                &super::sqlite_audit::Row::noted(
+                    answer.answered_at,
+                    &answer.audit,
+                    Some(&answer.sender_id),
+                    answer.application.as_ref().map(|app| app.number.as_str()),
+                ),
+            )?;
             results.push(Recorded::Stored);
         }
     }
@@ -410,8 +421,9 @@ impl Store for SqliteStore {
         number: &str,
         now: OffsetDateTime,
         due_at: Option<OffsetDateTime>,
+        actor: &str,
     ) -> Result<Requeued, StoreError> {
-        self.sqlite_requeue(number, now, due_at).await
+        self.sqlite_requeue(number, now, due_at, actor).await
     }
 
     async fn claim_notices(&self, claim: &NoticeClaim) -> Result<Vec<ClaimedNotice>, StoreError> {
@@ -454,8 +466,13 @@ impl Store for SqliteStore {
         self.sqlite_dead_notices(limit).await
     }
 
-    async fn redrive_notice(&self, id: i64, now: OffsetDateTime) -> Result<Redriven, StoreError> {
-        self.sqlite_redrive_notice(id, now).await
+    async fn redrive_notice(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<Redriven, StoreError> {
+        self.sqlite_redrive_notice(id, now, actor).await
     }
 
     async fn notices_by_state(&self) -> Result<Vec<(NoticeState, i64)>, StoreError> {
@@ -597,6 +614,24 @@ impl Store for SqliteStore {
             vec![sender_id.to_owned(), message_id.to_owned()],
         )
         .await
+    }
+
+    async fn seal_audit(
+        &self,
+        key: &ChainKey,
+        limit: usize,
+        _wait: bool,
+    ) -> Result<SealPass, StoreError> {
+        // One writer: a pass waits for the writer, never for another sealer.
+        self.sqlite_seal_audit(key, limit).await
+    }
+
+    async fn audit_records(&self, after: i64, limit: usize) -> Result<Vec<Sealed>, StoreError> {
+        self.sqlite_audit_records(after, limit).await
+    }
+
+    async fn audit_state(&self) -> Result<AuditState, StoreError> {
+        self.sqlite_audit_state().await
     }
 }
 

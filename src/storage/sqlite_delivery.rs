@@ -7,11 +7,13 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use super::AuditKind;
 use super::delivery::{
     ClaimedNotice, DeliveryAttempt, DeliveryResult, DueStep, FeedNotice, NoticeClaim,
     NoticeDelivery, NoticeState, Redriven, new_notice_id, notice_kind, parse_notice_state,
 };
 use super::sqlite::{SqliteStore, blocking, from_micros, lock, micros, sql_error};
+use super::sqlite_audit::{Row, append};
 use super::{Completion, StoreError, parse_state};
 
 const BUMP_FEED: &str = "
@@ -46,7 +48,7 @@ SET attempts = attempts + 1, state = ?3, next_attempt_at = coalesce(?4, next_att
     last_status = ?5, claimed_by = NULL, claimed_until = NULL,
     delivered_at = CASE WHEN ?3 = 'DELIVERED' THEN ?6 ELSE delivered_at END
 WHERE id = ?1 AND state = 'DELIVERING' AND claimed_by = ?2
-RETURNING attempts";
+RETURNING attempts, sender_id, application_number, notice_id";
 
 const INSERT_ATTEMPT: &str = "
 INSERT INTO delivery_attempts (notice_id, attempt, at, outcome, http_status, detail)
@@ -78,7 +80,8 @@ WHERE notice_id = ?1 ORDER BY attempt";
 const REDRIVE: &str = "
 UPDATE notices SET state = 'PENDING', next_attempt_at = ?2, budget_attempts = attempts,
     budget_from = ?2
-WHERE id = ?1 AND state = 'DEAD'";
+WHERE id = ?1 AND state = 'DEAD'
+RETURNING sender_id, application_number, notice_id";
 
 const OPEN_STEPS: &str = "
 FROM applications a
@@ -246,7 +249,7 @@ fn record_blocking(conn: &mut Connection, results: &[DeliveryResult]) -> Result<
         let mut record = tx.prepare_cached(RECORD).map_err(sql_error)?;
         let mut insert = tx.prepare_cached(INSERT_ATTEMPT).map_err(sql_error)?;
         for r in results {
-            let attempt: Option<i64> = record
+            let moved: Option<(i64, String, String, String)> = record
                 .query_row(
                     params![
                         r.id,
@@ -256,13 +259,36 @@ fn record_blocking(conn: &mut Connection, results: &[DeliveryResult]) -> Result<
                         r.http_status,
                         micros(r.at)
                     ],
-                    |row| row.get(0),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )
                 .optional()
                 .map_err(sql_error)?;
             // No row: the claim was lost (it expired and another worker took
             // the notice), and that worker records its own attempt.
-            if let Some(attempt) = attempt {
+            if let Some((attempt, sender, number, notice_id)) = moved {
+                let kind = match r.outcome.next_state() {
+                    NoticeState::Delivered => Some(AuditKind::Delivered),
+                    NoticeState::Dead => Some(AuditKind::DeliveryAbandoned),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    let status = r
+                        .http_status
+                        .map(|s| format!(", HTTP {s}"))
+                        .unwrap_or_default();
+                    append(
+                        &tx,
+                        &Row::about(
+                            r.at,
+                            kind,
+                            &format!("gateway:{}", r.claimed_by),
+                            &sender,
+                            &number,
+                            r.outcome.next_state().as_str(),
+                            format!("notice {notice_id}, attempt {attempt}{status}"),
+                        ),
+                    )?;
+                }
                 insert
                     .execute(params![
                         r.id,
@@ -480,18 +506,39 @@ impl SqliteStore {
         &self,
         id: i64,
         now: OffsetDateTime,
+        actor: &str,
     ) -> Result<Redriven, StoreError> {
+        let actor = actor.to_owned();
         let writer = Arc::clone(&self.writer);
         blocking(move || {
-            let conn = lock(&writer);
-            if conn
-                .execute(REDRIVE, params![id, micros(now)])
-                .map_err(sql_error)?
-                > 0
-            {
+            let mut conn = lock(&writer);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_error)?;
+            let moved: Option<(String, String, String)> = tx
+                .query_row(REDRIVE, params![id, micros(now)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()
+                .map_err(sql_error)?;
+            if let Some((sender, number, notice_id)) = moved {
+                append(
+                    &tx,
+                    &Row::about(
+                        now,
+                        AuditKind::Redriven,
+                        &actor,
+                        &sender,
+                        &number,
+                        NoticeState::Pending.as_str(),
+                        format!("notice {notice_id}"),
+                    ),
+                )?;
+                tx.commit().map_err(sql_error)?;
                 return Ok(Redriven::Redriven);
             }
-            let state: Option<String> = conn
+            // Nothing moved: read why (the transaction writes nothing).
+            let state: Option<String> = tx
                 .query_row("SELECT state FROM notices WHERE id = ?1", [id], |row| {
                     row.get(0)
                 })

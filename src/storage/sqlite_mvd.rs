@@ -8,8 +8,10 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use super::AuditKind;
 use super::mvd::{decided, holds_lease, join_warnings, split_warnings};
 use super::sqlite::{SqliteStore, blocking, from_micros, lock, micros, sql_error};
+use super::sqlite_audit::{Row, append};
 use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
     StoreError, StoredResult, parse_state,
@@ -17,7 +19,7 @@ use super::{
 use crate::domain::lifecycle::State;
 
 const PICK_QUEUED: &str = "
-SELECT number, payload FROM applications
+SELECT number, payload, sender_id FROM applications
 WHERE state = 'QUEUED'
 ORDER BY updated_at, number
 LIMIT ?1";
@@ -34,7 +36,7 @@ const INSERT_TRANSITION: &str = "
 INSERT INTO transitions (application_number, seq, state, at, due_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 
 const PICK_EXPIRED: &str = "
-SELECT number, delivery_count, lease_expires_at FROM applications
+SELECT number, delivery_count, lease_expires_at, sender_id FROM applications
 WHERE state = 'LEASED' AND lease_expires_at <= ?1
 ORDER BY lease_expires_at
 LIMIT ?2";
@@ -54,7 +56,7 @@ RETURNING delivery_count";
 const STATE: &str = "SELECT state FROM applications WHERE number = ?1";
 
 const FOR_RESULT: &str = "
-SELECT a.state, a.lease_token, a.lease_expires_at, r.result_hash
+SELECT a.state, a.lease_token, a.lease_expires_at, r.result_hash, a.sender_id
 FROM applications a
 LEFT JOIN mvd_results r ON r.application_number = a.number
 WHERE a.number = ?1";
@@ -90,7 +92,7 @@ UPDATE applications
 SET state = 'QUEUED', delivery_count = 0, updated_at = ?2,
     transition_count = transition_count + 1
 WHERE number = ?1 AND state = 'DEAD_LETTERED'
-RETURNING transition_count";
+RETURNING transition_count, sender_id";
 
 fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
@@ -102,18 +104,18 @@ fn lease_blocking(conn: &mut Connection, batch: &LeaseBatch) -> Result<Vec<Lease
         .map_err(sql_error)?;
     let mut leases = Vec::new();
     {
-        let picked: Vec<(String, String)> = tx
+        let picked: Vec<(String, String, String)> = tx
             .prepare_cached(PICK_QUEUED)
             .and_then(|mut s| {
                 s.query_map([batch.tokens.len() as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                 })?
                 .collect()
             })
             .map_err(sql_error)?;
         let mut take = tx.prepare_cached(TAKE_LEASE).map_err(sql_error)?;
         let mut step = tx.prepare_cached(INSERT_TRANSITION).map_err(sql_error)?;
-        for ((number, payload), token) in picked.into_iter().zip(&batch.tokens) {
+        for ((number, payload, sender), token) in picked.into_iter().zip(&batch.tokens) {
             let (deliveries, seq): (i64, i64) = take
                 .query_row(
                     params![number, token, micros(batch.expires_at), micros(batch.now)],
@@ -128,6 +130,18 @@ fn lease_blocking(conn: &mut Connection, batch: &LeaseBatch) -> Result<Vec<Lease
                 batch.due_at.map(micros),
             ])
             .map_err(sql_error)?;
+            append(
+                &tx,
+                &Row::about(
+                    batch.now,
+                    AuditKind::Leased,
+                    &batch.actor,
+                    &sender,
+                    &number,
+                    State::Leased.as_str(),
+                    format!("delivery {deliveries}"),
+                ),
+            )?;
             leases.push(Lease {
                 number,
                 token: token.clone(),
@@ -150,18 +164,18 @@ fn reclaim_blocking(
         .map_err(sql_error)?;
     let mut reclaimed = Vec::new();
     {
-        let expired: Vec<(String, i64, i64)> = tx
+        let expired: Vec<(String, i64, i64, String)> = tx
             .prepare_cached(PICK_EXPIRED)
             .and_then(|mut s| {
                 s.query_map(params![micros(reclaim.now), reclaim.limit as i64], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                 })?
                 .collect()
             })
             .map_err(sql_error)?;
         let mut release = tx.prepare_cached(RELEASE).map_err(sql_error)?;
         let mut step = tx.prepare_cached(INSERT_TRANSITION).map_err(sql_error)?;
-        for (number, deliveries, expired_at) in expired {
+        for (number, deliveries, expired_at, sender) in expired {
             let state = if count(deliveries) >= reclaim.max_deliveries {
                 State::DeadLettered
             } else {
@@ -183,6 +197,18 @@ fn reclaim_blocking(
                 due.map(micros)
             ])
             .map_err(sql_error)?;
+            append(
+                &tx,
+                &Row::about(
+                    reclaim.now,
+                    AuditKind::LeaseExpired,
+                    &reclaim.actor,
+                    &sender,
+                    &number,
+                    state.as_str(),
+                    format!("expired at delivery {deliveries}"),
+                ),
+            )?;
             reclaimed.push(Reclaimed { number, state });
         }
     }
@@ -215,14 +241,20 @@ fn complete_blocking(
 }
 
 fn complete_one(tx: &Connection, c: &Completion) -> Result<Completed, StoreError> {
-    type Row = (String, Option<String>, Option<i64>, Option<Vec<u8>>);
-    let row: Option<Row> = tx
+    type Locked = (String, Option<String>, Option<i64>, Option<Vec<u8>>, String);
+    let row: Option<Locked> = tx
         .query_row(FOR_RESULT, [&c.number], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .optional()
         .map_err(sql_error)?;
-    let Some((state, token, expires_at, hash)) = row else {
+    let Some((state, token, expires_at, hash, sender)) = row else {
         return Ok(Completed::NotFound);
     };
     let state = parse_state(&state)?;
@@ -285,8 +317,13 @@ fn complete_one(tx: &Connection, c: &Completion) -> Result<Completed, StoreError
         ],
     )
     .map_err(sql_error)?;
-    // The outbox: the result's notice commits with it (issue 5).
+    // The outbox: the result's notice commits with it (issue 5), and so
+    // does its audit record (issue 8).
     super::sqlite_delivery::add_notice(tx, c)?;
+    append(
+        tx,
+        &Row::noted(c.now, &c.audit, Some(&sender), Some(&c.number)),
+    )?;
     Ok(Completed::Recorded)
 }
 
@@ -295,16 +332,31 @@ fn requeue_blocking(
     number: &str,
     now: OffsetDateTime,
     due_at: Option<OffsetDateTime>,
+    actor: &str,
 ) -> Result<Requeued, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(sql_error)?;
-    let seq: Option<i64> = tx
-        .query_row(REQUEUE, params![number, micros(now)], |row| row.get(0))
+    let moved: Option<(i64, String)> = tx
+        .query_row(REQUEUE, params![number, micros(now)], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()
         .map_err(sql_error)?;
-    let outcome = match seq {
-        Some(seq) => {
+    let outcome = match moved {
+        Some((seq, sender)) => {
+            append(
+                &tx,
+                &Row::about(
+                    now,
+                    AuditKind::Requeued,
+                    actor,
+                    &sender,
+                    number,
+                    State::Queued.as_str(),
+                    "delivery count reset".to_owned(),
+                ),
+            )?;
             tx.execute(
                 INSERT_TRANSITION,
                 params![
@@ -477,9 +529,10 @@ impl SqliteStore {
         number: &str,
         now: OffsetDateTime,
         due_at: Option<OffsetDateTime>,
+        actor: &str,
     ) -> Result<Requeued, StoreError> {
-        let number = number.to_owned();
+        let (number, actor) = (number.to_owned(), actor.to_owned());
         let writer = Arc::clone(&self.writer);
-        blocking(move || requeue_blocking(&mut lock(&writer), &number, now, due_at)).await
+        blocking(move || requeue_blocking(&mut lock(&writer), &number, now, due_at, &actor)).await
     }
 }

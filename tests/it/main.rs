@@ -1,6 +1,7 @@
 //! The one integration-test binary: each module is an area of the gateway.
 
 mod app;
+mod audit;
 mod cli;
 mod delivery;
 mod fixtures;
@@ -13,6 +14,7 @@ mod record;
 mod registry;
 mod shep;
 mod shep_async;
+mod store_audit;
 mod store_conformance;
 mod store_mvd;
 mod support;

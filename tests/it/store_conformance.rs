@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::{
-    GroupCommit, NewAnswer, NewApplication, Recorded, StoreError, StoredAnswer, Transition,
+    AuditKind, AuditNote, GroupCommit, NewAnswer, NewApplication, Recorded, StoreError,
+    StoredAnswer, Transition,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -68,6 +69,7 @@ fn answer(sender: &str, message: &str, body: &[u8]) -> NewAnswer {
         answered_at: AT,
         application: None,
         screening: Vec::new(),
+        audit: AuditNote::plain(AuditKind::Refused, "client:CN=gk", "REFUSED"),
     }
 }
 
@@ -75,6 +77,7 @@ fn answer(sender: &str, message: &str, body: &[u8]) -> NewAnswer {
 pub(crate) fn accepted(sender: &str, message: &str, number: &str) -> NewAnswer {
     NewAnswer {
         status: 201,
+        audit: AuditNote::plain(AuditKind::Accepted, "client:CN=gk", "QUEUED"),
         application: Some(NewApplication {
             number: number.to_owned(),
             payload: format!(r#"{{"number":"{number}"}}"#),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::{
-    Completed, Completion, Extended, Lease, LeaseBatch, NewRegistryPerson, Reclaim, RegistryPerson,
-    Requeued, Store,
+    AuditKind, AuditNote, Completed, Completion, Extended, Lease, LeaseBatch, NewRegistryPerson,
+    Reclaim, RegistryPerson, Requeued, Store,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
@@ -59,6 +59,7 @@ fn batch(now: OffsetDateTime, n: usize, tag: &str) -> LeaseBatch {
         tokens: tokens(n, tag),
         expires_at: now + Duration::seconds(60),
         due_at: Some(now + Duration::hours(4)),
+        actor: "client:CN=mvd".into(),
     }
 }
 
@@ -92,6 +93,15 @@ fn completion(number: &str, token: &str, now: OffsetDateTime, iin: Option<&str>)
         warnings: vec!["SEX_DIGIT".into()],
         due_at: None,
         registry: None,
+        audit: AuditNote::plain(
+            AuditKind::Decided,
+            "client:CN=mvd",
+            if iin.is_some() {
+                "IIN_FORMED"
+            } else {
+                "REJECTED"
+            },
+        ),
     }
 }
 
@@ -183,6 +193,7 @@ async fn expired_leases_come_back_then_dead_letter(backend: Backend) {
         max_deliveries: 2,
         limit: 100,
         queued_due_at: None,
+        actor: "gateway".into(),
     };
     let first = lease_one(&db.store, AT, "a").await;
     // Not expired yet: nothing comes back.
@@ -565,6 +576,7 @@ async fn dead_letters_are_listed_and_requeued(backend: Backend) {
         max_deliveries: 1,
         limit: 100,
         queued_due_at: None,
+        actor: "gateway".into(),
     };
     db.store.reclaim_expired(&reclaim).await.unwrap();
     let letters = db.store.dead_letters(10).await.unwrap();
@@ -575,21 +587,21 @@ async fn dead_letters_are_listed_and_requeued(backend: Backend) {
     let other = numbers.iter().find(|n| **n != lease.number).unwrap();
     assert_eq!(
         db.store
-            .requeue_dead_letter(other, expiry, None)
+            .requeue_dead_letter(other, expiry, None, "cli:op")
             .await
             .unwrap(),
         Requeued::NotDeadLettered(State::Queued)
     );
     assert_eq!(
         db.store
-            .requeue_dead_letter("A-404", expiry, None)
+            .requeue_dead_letter("A-404", expiry, None, "cli:op")
             .await
             .unwrap(),
         Requeued::NotFound
     );
     assert_eq!(
         db.store
-            .requeue_dead_letter(&lease.number, expiry, None)
+            .requeue_dead_letter(&lease.number, expiry, None, "cli:op")
             .await
             .unwrap(),
         Requeued::Requeued

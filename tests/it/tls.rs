@@ -218,6 +218,23 @@ async fn roles_and_senders_are_enforced_over_mutual_tls() {
         1,
         "refused requests changed nothing"
     );
+    // The audit log names each client as `[access]` names its certificate.
+    let key = iin_gateway::audit::AuditKey::new(&config.audit.key);
+    iin_gateway::audit::sealer::seal_all(db.store.as_ref(), key.chain(), true)
+        .await
+        .unwrap();
+    let records = db.store.audit_records(0, 100).await.unwrap();
+    let actors: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.event.kind.as_str(), r.event.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            ("ACCEPTED", "client:CN=gk-almaty"),
+            ("LEASED", "client:CN=mvd-is")
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

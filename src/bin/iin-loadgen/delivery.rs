@@ -24,7 +24,8 @@ use iin_gateway::delivery::{CallbackClient, CallbackUrl, Deliverer, Post};
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::service::SystemClock;
 use iin_gateway::storage::{
-    self, Completion, LeaseBatch, NewAnswer, NewApplication, Store, StoreOptions, Transition,
+    self, AuditKind, AuditNote, Completion, LeaseBatch, NewAnswer, NewApplication, Store,
+    StoreOptions, Transition,
 };
 use iin_gateway::telemetry::Metrics;
 use time::OffsetDateTime;
@@ -159,6 +160,7 @@ async fn fill(store: &Arc<dyn Store>, n: usize) -> Result<HashMap<String, Offset
             body: b"<AcceptanceTalon/>".to_vec(),
             answered_at: now,
             screening: Vec::new(),
+            audit: AuditNote::plain(AuditKind::Accepted, "loadgen", "QUEUED"),
             application: Some(NewApplication {
                 number: format!("20261124-B{i:09}"),
                 payload: "{}".into(),
@@ -192,6 +194,7 @@ async fn fill(store: &Arc<dyn Store>, n: usize) -> Result<HashMap<String, Offset
                 .collect(),
             expires_at: now + time::Duration::hours(1),
             due_at: None,
+            actor: "loadgen".into(),
         };
         let got = store.lease(&batch).await.map_err(|e| e.to_string())?;
         if got.is_empty() {
@@ -231,6 +234,7 @@ async fn fill(store: &Arc<dyn Store>, n: usize) -> Result<HashMap<String, Offset
                         warnings: Vec::new(),
                         due_at: None,
                         registry: None,
+                        audit: AuditNote::plain(AuditKind::Decided, "loadgen", "IIN_FORMED"),
                     };
                     store
                         .complete(&completion)

@@ -29,7 +29,8 @@ use iin_gateway::mvd_sim::{PersonKey, Registry, SimDecision};
 use iin_gateway::registry::formed_person;
 use iin_gateway::registry::keys::KeyHasher;
 use iin_gateway::storage::{
-    self, NewAnswer, NewApplication, NewRegistryPerson, StoreOptions, Transition,
+    self, AuditKind, AuditNote, NewAnswer, NewApplication, NewRegistryPerson, StoreOptions,
+    Transition,
 };
 
 use crate::document::{Row, Template, message_id, rows_of};
@@ -202,6 +203,7 @@ fn new_answer(row: &Row, at: OffsetDateTime) -> NewAnswer {
         body: row.body.clone(),
         answered_at: at,
         screening: Vec::new(),
+        audit: AuditNote::plain(AuditKind::Accepted, "loadgen", "QUEUED"),
         application: Some(NewApplication {
             number: row.number.clone(),
             payload: row.payload.clone(),

@@ -13,8 +13,10 @@
 //! connections of their own, as `PgStore::complete_batch` runs it
 //! (`postgres_statements::complete_run`: the same parameters, a fresh notice
 //! id each): rows locked, leases checked, IIN holders, the holders' registry
-//! rows with keys and documents, states, transitions and results, notices
-//! with their feed numbers, one statement per batch. No HTTP, no XML, no
+//! rows with keys and documents, states, transitions and results, the
+//! decisions' audit records, notices with their feed numbers, one statement
+//! per batch (lease and reclaim write their audit records in their own
+//! statements). No HTTP, no XML, no
 //! JSON, no decision and no pre-read of the application: the documents,
 //! hashes and registry rows are made before timing.
 
@@ -30,7 +32,7 @@ use async_trait::async_trait;
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::group_commit::{Batch, GroupCommit};
 use iin_gateway::storage::postgres_statements::{COMPLETE, LEASE, RECLAIM, complete_run, runs};
-use iin_gateway::storage::{Completed, Completion, StoreError};
+use iin_gateway::storage::{AuditKind, AuditNote, Completed, Completion, StoreError};
 
 use crate::mvd_http::Pulled;
 use crate::mvd_queue::{Decided, connect};
@@ -40,6 +42,9 @@ use crate::scratch::pg_text;
 const MAX_DELIVERIES: i32 = 5;
 const RECLAIM_LIMIT: i64 = 1000;
 const VISIBILITY: time::Duration = time::Duration::seconds(300);
+/// Who the audit records name, as the gateway names its own work and a client.
+const GATEWAY: &str = "gateway";
+const PULLER: &str = "client:CN=iin-loadgen";
 
 struct Connection {
     client: Client,
@@ -195,7 +200,7 @@ async fn puller(
         c.client
             .query(
                 &c.reclaim,
-                &[&now, &MAX_DELIVERIES, &RECLAIM_LIMIT, &queued_due],
+                &[&now, &MAX_DELIVERIES, &RECLAIM_LIMIT, &queued_due, &GATEWAY],
             )
             .await
             .map_err(|e| pg_text(&e))?;
@@ -204,7 +209,10 @@ async fn puller(
         let leased_due = Some(now + time::Duration::hours(4));
         let rows = c
             .client
-            .query(&c.lease, &[&limit, &now, &expires_at, &tokens, &leased_due])
+            .query(
+                &c.lease,
+                &[&limit, &now, &expires_at, &tokens, &leased_due, &PULLER],
+            )
             .await
             .map_err(|e| pg_text(&e))?;
         pulled.leases.push(sent.elapsed().as_micros() as u64);
@@ -245,6 +253,15 @@ async fn complete(
         warnings: Vec::new(),
         due_at: Some(now + time::Duration::minutes(10)),
         registry: Some(decision.registry.clone()),
+        // The decision's audit record, as the service notes it: three 32-byte
+        // keyed hashes (their values do not matter here).
+        audit: AuditNote {
+            code: None,
+            message_hash: Some(decision.result_hash),
+            iin_hash: Some(decision.result_hash),
+            document_hash: Some(decision.result_hash),
+            ..AuditNote::plain(AuditKind::Decided, PULLER, "IIN_FORMED")
+        },
     };
     let number = completion.number.clone();
     match results.record(completion).await {

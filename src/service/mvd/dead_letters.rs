@@ -31,12 +31,16 @@ impl Gateway {
         Answer::xml(200, gateway_xml::render_dead_letters(&out))
     }
 
-    /// `POST /api/v1/dead-letters/{n}/requeue`: queued again with its
-    /// delivery count reset; answers the application's status.
-    pub async fn requeue_dead_letter(&self, number: &str) -> Answer {
+    /// `POST /api/v1/dead-letters/{n}/requeue` by `actor`: queued again with
+    /// its delivery count reset; answers the application's status.
+    pub async fn requeue_dead_letter(&self, number: &str, actor: &str) -> Answer {
         let now = self.clock.now();
         let due = step_due(State::Queued, now, &self.norms, &self.calendar);
-        match self.store.requeue_dead_letter(number, now, due).await {
+        match self
+            .store
+            .requeue_dead_letter(number, now, due, actor)
+            .await
+        {
             Ok(Requeued::Requeued) => {
                 tracing::info!(application = %number, "dead letter re-queued by an operator");
                 self.mvd_work.wake();

@@ -25,9 +25,9 @@ pub(crate) struct LeaseParameters {
 }
 
 impl Gateway {
-    /// Answers a `LeaseRequest` with a `RequestBatch`, empty when nothing was
-    /// queued within `waitSeconds`.
-    pub async fn lease_requests(&self, body: &[u8]) -> Answer {
+    /// Answers a `LeaseRequest` from `actor` with a `RequestBatch`, empty
+    /// when nothing was queued within `waitSeconds`.
+    pub async fn lease_requests(&self, body: &[u8], actor: &str) -> Answer {
         let doc = match self.read(body, gateway_xml::read_lease_request) {
             Ok(doc) => doc,
             Err(answer) => return answer,
@@ -36,7 +36,7 @@ impl Gateway {
             Ok(parameters) => parameters,
             Err(v) => return Answer::schema_violation(None, v.at, v.detail),
         };
-        match self.lease_batch(&parameters).await {
+        match self.lease_batch(&parameters, actor).await {
             Ok(batch) => Answer::xml(200, gateway_xml::render_request_batch(&batch)),
             Err(e) => Answer::store_failure(&e),
         }
@@ -48,6 +48,7 @@ impl Gateway {
     pub(crate) async fn lease_batch(
         &self,
         parameters: &LeaseParameters,
+        actor: &str,
     ) -> Result<RequestBatch, StoreError> {
         let deadline = Instant::now() + parameters.wait;
         let leases = loop {
@@ -56,7 +57,7 @@ impl Gateway {
             let woken = self.mvd_work.notify().notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.lease_once(parameters).await {
+            match self.lease_once(parameters, actor).await {
                 Ok(leases) if !leases.is_empty() => break leases,
                 Ok(_) if Instant::now() >= deadline => break Vec::new(),
                 Ok(_) => {}
@@ -90,7 +91,11 @@ impl Gateway {
         Ok(batch)
     }
 
-    async fn lease_once(&self, parameters: &LeaseParameters) -> Result<Vec<Lease>, StoreError> {
+    async fn lease_once(
+        &self,
+        parameters: &LeaseParameters,
+        actor: &str,
+    ) -> Result<Vec<Lease>, StoreError> {
         self.reclaimer.reclaim().await?;
         let now = self.clock.now();
         let batch = LeaseBatch {
@@ -98,6 +103,7 @@ impl Gateway {
             tokens: (0..parameters.max).map(|_| lease_token()).collect(),
             expires_at: now + parameters.visibility,
             due_at: step_due(State::Leased, now, &self.norms, &self.calendar),
+            actor: actor.to_owned(),
         };
         self.store.lease(&batch).await
     }

@@ -14,22 +14,23 @@ use crate::matching::Identity;
 use crate::registry::formed_person;
 use crate::service::time_format::instant;
 use crate::service::{Answer, Gateway};
-use crate::storage::{ApplicationRecord, Completed, Completion, Transition};
+use crate::storage::{ApplicationRecord, AuditKind, AuditNote, Completed, Completion, Transition};
 
 use super::wire::{ResultProblem, date, mvd_result, name_out};
 
 impl Gateway {
-    /// Answers a posted `MvdResult`. Recorded, or the same result again:
-    /// 200 with the application's status, which embeds the result.
-    pub async fn submit_mvd_result(&self, number: &str, body: &[u8]) -> Answer {
-        let answer = self.mvd_result(number, body).await;
+    /// Answers an `MvdResult` posted by `actor`. Recorded, or the same
+    /// result again: 200 with the application's status, which embeds the
+    /// result.
+    pub async fn submit_mvd_result(&self, number: &str, body: &[u8], actor: &str) -> Answer {
+        let answer = self.mvd_result(number, body, actor).await;
         if answer.application_number.is_some() {
             return answer;
         }
         answer.with_application(number)
     }
 
-    async fn mvd_result(&self, number: &str, body: &[u8]) -> Answer {
+    async fn mvd_result(&self, number: &str, body: &[u8], actor: &str) -> Answer {
         let doc = match self.read(body, gateway_xml::read_mvd_result) {
             Ok(doc) => doc,
             Err(answer) => return answer,
@@ -60,7 +61,8 @@ impl Gateway {
                 ));
             }
         };
-        let completion = self.completion(number, &doc.lease_token.value, &application, &result);
+        let completion =
+            self.completion(number, &doc.lease_token.value, &application, &result, actor);
         // Shares a transaction with the results posted meanwhile.
         let outcome = match self.results.record(completion.clone()).await {
             Ok(outcome) => outcome,
@@ -113,6 +115,7 @@ impl Gateway {
         lease_token: &str,
         application: &Application,
         result: &MvdResult,
+        actor: &str,
     ) -> Completion {
         let now = self.clock.now();
         let offset = self.calendar.offset();
@@ -165,6 +168,26 @@ impl Gateway {
         let registry = iin
             .as_deref()
             .map(|iin| formed_person(iin, &Identity::from(application), &self.key_hasher));
+        let audit = AuditNote {
+            kind: AuditKind::Decided,
+            actor: actor.to_owned(),
+            outcome: state.as_str().to_owned(),
+            code: code.clone(),
+            message_hash: Some(self.audit_key.message(
+                application.header.sender_id.as_str(),
+                application.header.message_id.as_str(),
+            )),
+            iin_hash: iin.as_deref().map(|iin| self.audit_key.iin(iin)),
+            document_hash: Some(
+                self.audit_key
+                    .document(application.identity_document.number.as_str()),
+            ),
+            detail: if warnings.is_empty() {
+                String::new()
+            } else {
+                format!("IIN warnings {}", warnings.join(","))
+            },
+        };
         Completion {
             number: number.to_owned(),
             lease_token: lease_token.to_owned(),
@@ -177,6 +200,7 @@ impl Gateway {
             warnings,
             due_at: step_due(state, now, &self.norms, &self.calendar),
             registry,
+            audit,
         }
     }
 }

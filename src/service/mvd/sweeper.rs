@@ -37,6 +37,7 @@ impl Reclaimer {
             max_deliveries: self.max_deliveries,
             limit: RECLAIM_LIMIT,
             queued_due_at: step_due(State::Queued, now, &self.norms, &self.calendar),
+            actor: crate::service::GATEWAY_ACTOR.to_owned(),
         };
         let reclaimed = self.store.reclaim_expired(&reclaim).await?;
         if !reclaimed.is_empty() {

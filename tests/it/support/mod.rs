@@ -155,6 +155,11 @@ impl TestDb {
         }
     }
 
+    /// The database URL, as `--database` takes it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The schema of a PostgreSQL test.
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()

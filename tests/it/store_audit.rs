@@ -1,0 +1,472 @@
+//! The audit log's store side on both backends: every event writes its
+//! record in its own transaction and only then; sealing chains committed
+//! records once, in one chain, however many sealers run; `audit::command::
+//! verify` finds an edited or removed record and names it.
+
+use std::sync::Arc;
+
+use iin_gateway::audit::AuditKey;
+use iin_gateway::audit::chain::{self, Reason};
+use iin_gateway::audit::command::{Verdict, verify};
+use iin_gateway::audit::sealer::seal_all;
+use iin_gateway::domain::lifecycle::State;
+use iin_gateway::storage::{
+    AttemptOutcome, AuditKind, AuditNote, Completed, Completion, DeliveryResult, LeaseBatch,
+    NewAnswer, NoticeClaim, Reclaim, Recorded, Redriven, Requeued, Store,
+};
+use time::Duration;
+
+use crate::store_conformance::{AT, accepted};
+use crate::support::{Backend, TestDb};
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(crate::support::Backend::Postgres).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(crate::support::Backend::Sqlite).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    every_event_writes_its_record_and_only_with_the_event,
+    sealing_makes_one_chain_however_many_sealers_run,
+    an_edited_or_removed_record_is_named,
+);
+
+fn key() -> AuditKey {
+    AuditKey::new("the audit key of the store tests, 32+ characters")
+}
+
+fn refusal(message: &str) -> NewAnswer {
+    let mut answer = accepted("GK-01", message, "unused");
+    answer.status = 409;
+    answer.application = None;
+    answer.audit = AuditNote {
+        code: Some("IIN_ALREADY_REGISTERED".into()),
+        iin_hash: Some(key().iin("900704300015")),
+        ..AuditNote::plain(AuditKind::Refused, "client:CN=gk", "REFUSED")
+    };
+    answer
+}
+
+fn lease_batch(n: usize, tag: &str, now: time::OffsetDateTime) -> LeaseBatch {
+    LeaseBatch {
+        now,
+        tokens: (0..n).map(|i| format!("{tag}-{i}")).collect(),
+        expires_at: now + Duration::seconds(60),
+        due_at: None,
+        actor: "client:CN=mvd".into(),
+    }
+}
+
+fn completion(number: &str, token: &str, iin: &str) -> Completion {
+    Completion {
+        number: number.to_owned(),
+        lease_token: token.to_owned(),
+        now: AT + Duration::seconds(5),
+        state: State::IinFormed,
+        code: None,
+        iin: Some(iin.to_owned()),
+        result_hash: [1; 32],
+        document: b"<IinCertificate/>".to_vec(),
+        warnings: Vec::new(),
+        due_at: None,
+        registry: None,
+        audit: AuditNote {
+            iin_hash: Some(key().iin(iin)),
+            ..AuditNote::plain(AuditKind::Decided, "client:CN=mvd", "IIN_FORMED")
+        },
+    }
+}
+
+/// The kinds of the sealed records, in chain order, and the chain checked.
+async fn chain_kinds(store: &dyn Store) -> Vec<(String, Option<String>, String)> {
+    seal_all(store, key().chain(), true).await.unwrap();
+    let records = store.audit_records(0, 10_000).await.unwrap();
+    let state = store.audit_state().await.unwrap();
+    assert_eq!(state.unsealed, 0);
+    chain::verify(key().chain(), &records, &state.head.unwrap()).unwrap();
+    records
+        .into_iter()
+        .map(|r| (r.event.kind, r.event.application_number, r.event.actor))
+        .collect()
+}
+
+async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store.as_ref();
+    let kinds = |k: &[(&str, &str)]| -> Vec<(String, String)> {
+        k.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    let seen = |records: Vec<(String, Option<String>, String)>| -> Vec<(String, String)> {
+        records
+            .into_iter()
+            .map(|(kind, _, actor)| (kind, actor))
+            .collect()
+    };
+
+    // Intake: an acceptance and a refusal; a repeat and a twin in the batch
+    // write nothing.
+    let a = accepted("GK-01", "m-1", "A-1");
+    let b = accepted("GK-01", "m-2", "A-2");
+    let r = refusal("m-3");
+    let recorded = store
+        .record_answers(&[a.clone(), r.clone(), a.clone()])
+        .await
+        .unwrap();
+    assert!(matches!(recorded[2], Recorded::AlreadyAnswered(_)));
+    store.record_answers(&[a.clone(), b]).await.unwrap();
+    assert_eq!(db.count("audit_log").await, 3);
+    // A failed batch writes no record either.
+    let taken = accepted("GK-01", "m-4", "A-1");
+    assert!(
+        store
+            .record_answers(&[refusal("m-5"), taken])
+            .await
+            .is_err()
+    );
+    assert_eq!(db.count("audit_log").await, 3);
+
+    // Lease both, let A-2's lease expire and dead-letter it, requeue it.
+    let leases = store.lease(&lease_batch(5, "t", AT)).await.unwrap();
+    assert_eq!(leases.len(), 2);
+    let token = |n: &str| leases.iter().find(|l| l.number == n).unwrap().token.clone();
+    let reclaim = Reclaim {
+        now: AT + Duration::seconds(61),
+        max_deliveries: 1,
+        limit: 100,
+        queued_due_at: None,
+        actor: "gateway".into(),
+    };
+    // A-1 is decided first, so only A-2 is still leased when leases expire.
+    assert_eq!(
+        store
+            .complete(&completion("A-1", &token("A-1"), "900704300015"))
+            .await
+            .unwrap(),
+        Completed::Recorded
+    );
+    // The same result again, and a stale token: no record.
+    store
+        .complete(&completion("A-1", &token("A-1"), "900704300015"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .complete(&completion("A-2", "not-the-token", "900704300023"))
+            .await
+            .unwrap(),
+        Completed::LeaseLost
+    );
+    assert_eq!(store.reclaim_expired(&reclaim).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .requeue_dead_letter("A-2", AT + Duration::seconds(70), None, "cli:op")
+            .await
+            .unwrap(),
+        Requeued::Requeued
+    );
+    assert_eq!(
+        store
+            .requeue_dead_letter("A-2", AT + Duration::seconds(71), None, "cli:op")
+            .await
+            .unwrap(),
+        Requeued::NotDeadLettered(State::Queued)
+    );
+
+    // Deliver A-1's notice: refused for good, re-driven, delivered.
+    let claim = |at: time::OffsetDateTime| NoticeClaim {
+        now: at,
+        claimed_by: "gw-test".into(),
+        claimed_until: at + Duration::seconds(30),
+        senders: vec!["GK-01".into()],
+        limit: 10,
+    };
+    let attempt = |id, at, outcome| DeliveryResult {
+        id,
+        claimed_by: "gw-test".into(),
+        at,
+        outcome,
+        http_status: Some(if outcome == AttemptOutcome::Delivered {
+            200
+        } else {
+            400
+        }),
+        detail: String::new(),
+        next_attempt_at: None,
+    };
+    let t1 = AT + Duration::seconds(80);
+    let claimed = store.claim_notices(&claim(t1)).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let id = claimed[0].id;
+    store
+        .record_deliveries(&[attempt(id, t1, AttemptOutcome::Permanent)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .redrive_notice(id, t1, "client:CN=operator")
+            .await
+            .unwrap(),
+        Redriven::Redriven
+    );
+    assert!(matches!(
+        store
+            .redrive_notice(id, t1, "client:CN=operator")
+            .await
+            .unwrap(),
+        Redriven::NotDead(_)
+    ));
+    let t2 = t1 + Duration::seconds(1);
+    store.claim_notices(&claim(t2)).await.unwrap();
+    // A retry is an attempt, not an event of the audit log.
+    store
+        .record_deliveries(&[attempt(id, t2, AttemptOutcome::Retry)])
+        .await
+        .unwrap();
+    let t3 = t2 + Duration::seconds(1);
+    let claimed = store
+        .claim_notices(&claim(t3 + Duration::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    store
+        .record_deliveries(&[attempt(id, t3, AttemptOutcome::Delivered)])
+        .await
+        .unwrap();
+
+    let mut records = chain_kinds(store).await;
+    // Within one batch or statement ids need not follow the items' order.
+    records[..2].sort();
+    records[3..5].sort();
+    assert_eq!(
+        seen(records.clone()),
+        kinds(&[
+            ("ACCEPTED", "client:CN=gk"),
+            ("REFUSED", "client:CN=gk"),
+            ("ACCEPTED", "client:CN=gk"),
+            ("LEASED", "client:CN=mvd"),
+            ("LEASED", "client:CN=mvd"),
+            ("DECIDED", "client:CN=mvd"),
+            ("LEASE_EXPIRED", "gateway"),
+            ("REQUEUED", "cli:op"),
+            ("DELIVERY_ABANDONED", "gateway:gw-test"),
+            ("REDRIVEN", "client:CN=operator"),
+            ("DELIVERED", "gateway:gw-test"),
+        ])
+    );
+    let numbers: Vec<Option<String>> = records.into_iter().map(|(_, n, _)| n).collect();
+    assert_eq!(numbers[1], None, "a 409 refusal has no application");
+    assert_eq!(numbers[5].as_deref(), Some("A-1"));
+    assert_eq!(numbers[6].as_deref(), Some("A-2"));
+
+    // What a record says, field by field.
+    let all = store.audit_records(0, 100).await.unwrap();
+    let decided = &all[5].event;
+    assert_eq!(decided.sender_id.as_deref(), Some("GK-01"));
+    assert_eq!(decided.outcome, "IIN_FORMED");
+    assert_eq!(decided.at, AT + Duration::seconds(5));
+    assert_eq!(
+        decided.iin_hash.as_deref(),
+        Some(&key().iin("900704300015")[..])
+    );
+    let expired = &all[6].event;
+    assert_eq!(expired.outcome, "DEAD_LETTERED");
+    let refused = all.iter().find(|r| r.event.kind == "REFUSED").unwrap();
+    assert_eq!(
+        refused.event.code.as_deref(),
+        Some("IIN_ALREADY_REGISTERED")
+    );
+    let delivered = &all[10].event;
+    assert_eq!(delivered.outcome, "DELIVERED");
+    assert!(
+        delivered.detail.contains("HTTP 200"),
+        "{}",
+        delivered.detail
+    );
+}
+
+async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = Arc::clone(&db.store);
+    assert_eq!(
+        store.audit_state().await.unwrap().head,
+        Some(chain::Head::EMPTY)
+    );
+    let first: Vec<NewAnswer> = (0..50)
+        .map(|i| accepted("GK-01", &format!("m-{i}"), &format!("A-{i}")))
+        .collect();
+    store.record_answers(&first).await.unwrap();
+    assert_eq!(store.audit_state().await.unwrap().unsealed, 50);
+    let pass = store.seal_audit(key().chain(), 20, true).await.unwrap();
+    assert_eq!((pass.sealed, pass.head.seq, pass.busy), (20, 20, false));
+
+    // Writers and sealers at once: every record sealed exactly once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            for i in 0..10 {
+                let n = 100 + w * 10 + i;
+                store
+                    .record_answers(&[accepted("GK-01", &format!("m-{n}"), &format!("A-{n}"))])
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    for s in 0..4 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            for _ in 0..10 {
+                seal_all(store.as_ref(), key().chain(), s % 2 == 0)
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let (_, last) = seal_all(store.as_ref(), key().chain(), true).await.unwrap();
+    assert_eq!(last.head.seq, 90);
+    let records = store.audit_records(0, 1000).await.unwrap();
+    assert_eq!(records.len(), 90);
+    let mut ids: Vec<i64> = records.iter().map(|r| r.event.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 90, "a record sealed twice");
+    let summary = chain::verify(key().chain(), &records, &last.head).unwrap();
+    assert_eq!(summary.records, 90);
+    // Paged reads give the same chain.
+    let mut paged = Vec::new();
+    loop {
+        let after = paged.last().map_or(0, |r: &chain::Sealed| r.seq);
+        let page = store.audit_records(after, 7).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        paged.extend(page);
+    }
+    assert_eq!(paged, records);
+    // Sealing again finds nothing; a reopened store continues the chain.
+    assert_eq!(
+        store
+            .seal_audit(key().chain(), 100, true)
+            .await
+            .unwrap()
+            .sealed,
+        0
+    );
+    let reopened = db.reopen().await;
+    reopened
+        .record_answers(&[accepted("GK-01", "m-999", "A-999")])
+        .await
+        .unwrap();
+    match verify(reopened.as_ref(), &key()).await.unwrap() {
+        Verdict::Intact { summary, unsealed } => {
+            assert_eq!((summary.records, unsealed), (91, 0));
+        }
+        Verdict::Broken(broken) => panic!("{broken}"),
+    }
+    // Another key does not verify this chain.
+    match verify(reopened.as_ref(), &AuditKey::new("x".repeat(32).as_str()))
+        .await
+        .unwrap()
+    {
+        Verdict::Broken(broken) => assert_eq!(broken.position, 1),
+        Verdict::Intact { .. } => panic!("verified under another key"),
+    }
+}
+
+async fn an_edited_or_removed_record_is_named(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let answers: Vec<NewAnswer> = (0..10)
+        .map(|i| accepted("GK-01", &format!("m-{i}"), &format!("A-{i}")))
+        .collect();
+    for answer in &answers {
+        db.store
+            .record_answers(std::slice::from_ref(answer))
+            .await
+            .unwrap();
+    }
+    let intact = verify(db.store.as_ref(), &key()).await.unwrap();
+    assert!(matches!(intact, Verdict::Intact { .. }), "{intact:?}");
+    let records = db.store.audit_records(0, 100).await.unwrap();
+    let id_at = |seq: i64| records[seq as usize - 1].event.id;
+    let broken = |verdict: Verdict| match verdict {
+        Verdict::Broken(broken) => broken,
+        Verdict::Intact { .. } => panic!("tampering not caught"),
+    };
+
+    // An edited field.
+    db.execute("UPDATE audit_log SET outcome = 'REFUSED' WHERE seq = 4")
+        .await;
+    let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
+    assert_eq!((found.position, found.id), (4, Some(id_at(4))));
+    assert_eq!(found.reason, Reason::Altered);
+    db.execute("UPDATE audit_log SET outcome = 'QUEUED' WHERE seq = 4")
+        .await;
+    assert!(matches!(
+        verify(db.store.as_ref(), &key()).await.unwrap(),
+        Verdict::Intact { .. }
+    ));
+
+    // A swap of two records' contents (their application numbers).
+    db.execute(
+        "UPDATE audit_log SET application_number = CASE seq WHEN 2 THEN 'A-6' ELSE 'A-1' END
+         WHERE seq IN (2, 7)",
+    )
+    .await;
+    let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
+    assert_eq!((found.position, found.reason), (2, Reason::Altered));
+    db.execute(
+        "UPDATE audit_log SET application_number = CASE seq WHEN 2 THEN 'A-1' ELSE 'A-6' END
+         WHERE seq IN (2, 7)",
+    )
+    .await;
+
+    // A removed record.
+    db.execute("DELETE FROM audit_log WHERE seq = 6").await;
+    let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
+    assert_eq!(found.position, 6);
+    assert_eq!(
+        found.reason,
+        Reason::Missing {
+            next: 7,
+            next_id: id_at(7)
+        }
+    );
+
+    // The last record removed (with the one before still missing, the
+    // first break is still 6); on a fresh chain the head shows it.
+    let db = TestDb::new(backend).await;
+    for answer in &answers[..3] {
+        db.store
+            .record_answers(std::slice::from_ref(answer))
+            .await
+            .unwrap();
+    }
+    verify(db.store.as_ref(), &key()).await.unwrap();
+    db.execute("DELETE FROM audit_log WHERE seq = 3").await;
+    let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
+    assert_eq!(
+        (found.position, found.reason),
+        (3, Reason::Truncated { head: 3 })
+    );
+}
