@@ -119,7 +119,8 @@ fn application() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_and_senders_are_enforced_over_mutual_tls() {
-    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
     let server_cert = pki.server("gateway");
     let config = mutual_tls_config(&pki, &server_cert);
     let db = TestDb::new(Backend::Sqlite).await;
@@ -222,7 +223,8 @@ async fn roles_and_senders_are_enforced_over_mutual_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_client_certificates_fail_the_handshake() {
-    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
     let server_cert = pki.server("gateway");
     let config = mutual_tls_config(&pki, &server_cert);
     let db = TestDb::new(Backend::Sqlite).await;
@@ -259,13 +261,14 @@ async fn bad_client_certificates_fail_the_handshake() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_reload_on_sighup_without_dropping_connections() {
     use std::io::BufRead;
-    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
     let first = pki.server("gateway-one");
-    let cert_file = pki.dir.path().join("live-cert.pem");
-    let key_file = pki.dir.path().join("live-key.pem");
+    let cert_file = pki.dir().join("live-cert.pem");
+    let key_file = pki.dir().join("live-key.pem");
     std::fs::copy(&first.cert, &cert_file).unwrap();
     std::fs::copy(&first.key, &key_file).unwrap();
-    let config_file = pki.dir.path().join("gateway.toml");
+    let config_file = pki.dir().join("gateway.toml");
     std::fs::write(
         &config_file,
         format!(
@@ -275,7 +278,7 @@ async fn certificates_reload_on_sighup_without_dropping_connections() {
         ),
     )
     .unwrap();
-    let db = format!("sqlite:{}", pki.dir.path().join("gw.db").display());
+    let db = format!("sqlite:{}", pki.dir().join("gw.db").display());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iin-gateway"))
         .args([
             "serve",

@@ -1,0 +1,524 @@
+//! `iin-loadgen tls`: intake over mutual TLS beside plain HTTP (issue 8).
+//!
+//! Certificates are made at run time (a CA, a server certificate for
+//! 127.0.0.1/localhost, a client certificate mapped in `[access]` to role
+//! `intake` for the fixture's `SenderId`); nothing is committed. Every phase
+//! starts the real `iin-gateway serve` on a fresh store, once plain and once
+//! with `[tls] mode = "on"` and the client CA, and posts the same
+//! accepted-passport applications:
+//!
+//! - **keep-alive**: one connection per worker, connected before the clock
+//!   starts (`plain`, `mtls`);
+//! - **a new connection per application**: TCP connect, full mutual-TLS
+//!   handshake without resumption, one request, close (`plain-new`,
+//!   `mtls-full`), and the same with TLS 1.3 session resumption
+//!   (`mtls-resumed`).
+//!
+//! Rounds alternate the order (odd rounds plain first). Every answer must be
+//! 201, and the store must hold exactly what was posted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::document::{SENDER_ID, Template};
+use crate::gateway_child::{self, Gateway};
+use crate::http_load::{self, Client, Connections, Handshakes, Transport};
+use crate::intake::{Store, check_count, count_stored, key_value};
+use crate::pki::{Issued, Pki};
+use crate::report::{self, PhaseResult};
+use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
+use crate::stats::median;
+use crate::tls_handshake;
+
+/// The client certificate's subject, listed in `[access]`.
+const CLIENT_CN: &str = "iin-loadgen-intake";
+
+#[derive(Debug, Args)]
+pub struct TlsArgs {
+    /// Which store the gateway uses.
+    #[arg(long, value_enum)]
+    store: Store,
+    /// Requests in flight at once (workers).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Measured applications per keep-alive phase (0 skips them).
+    #[arg(long, default_value_t = 20_000)]
+    requests: usize,
+    /// Measured applications per new-connection phase, one connection (and
+    /// one handshake) each (0 skips them).
+    #[arg(long, default_value_t = 5_000)]
+    handshakes: usize,
+    /// Applications sent before each measured phase the same way, not
+    /// counted (for `mtls-resumed` they fill the session cache).
+    #[arg(long, default_value_t = 500)]
+    warmup: usize,
+    /// Rounds; each runs every mode, odd rounds plain first.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// PostgreSQL server (on this machine); each phase creates and drops a
+    /// database of its own there.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    database: String,
+    /// The gateway binary (default: iin-gateway beside this program).
+    #[arg(long, value_name = "PATH")]
+    gateway: Option<PathBuf>,
+    /// Extra environment for the gateway (repeatable), in both modes.
+    #[arg(long = "gateway-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    gateway_env: Vec<(String, String)>,
+    /// Time limit of one phase (warm-up and measurement), in seconds.
+    #[arg(long, default_value_t = 600)]
+    max_seconds: u64,
+    /// Handshakes per round of the in-process measurement of their CPU
+    /// cost (0 skips it).
+    #[arg(long, default_value_t = 2_000)]
+    in_process: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Mtls,
+    PlainNew,
+    MtlsFull,
+    MtlsResumed,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Plain => "plain",
+            Mode::Mtls => "mtls",
+            Mode::PlainNew => "plain-new",
+            Mode::MtlsFull => "mtls-full",
+            Mode::MtlsResumed => "mtls-resumed",
+        }
+    }
+
+    fn tls(self) -> bool {
+        !matches!(self, Mode::Plain | Mode::PlainNew)
+    }
+
+    fn connections(self) -> Connections {
+        match self {
+            Mode::Plain | Mode::Mtls => Connections::KeepAlive,
+            _ => Connections::PerRequest,
+        }
+    }
+
+    /// The modes of a round: keep-alive, then a new connection per request;
+    /// odd rounds plain first, even rounds plain last.
+    fn order(round: usize, keep_alive: bool, per_request: bool) -> Vec<Mode> {
+        let mut kept = vec![Mode::Plain, Mode::Mtls];
+        let mut new = vec![Mode::PlainNew, Mode::MtlsFull, Mode::MtlsResumed];
+        if round % 2 == 0 {
+            kept.reverse();
+            new.reverse();
+        }
+        let mut order = Vec::new();
+        if keep_alive {
+            order.extend(kept);
+        }
+        if per_request {
+            order.extend(new);
+        }
+        order
+    }
+}
+
+/// The certificates of a run, on disk in a directory removed at the end.
+struct Certificates {
+    _dir: ScratchDir,
+    ca: PathBuf,
+    server: Issued,
+    client: Issued,
+}
+
+impl Certificates {
+    fn make() -> Result<Certificates, String> {
+        let dir = ScratchDir::create(&format!("iin_loadgen_{}_tls_pki", std::process::id()))?;
+        let pki = Pki::in_dir(&dir.path);
+        let server = pki.server("gateway");
+        let client = pki.client(CLIENT_CN);
+        Ok(Certificates {
+            ca: pki.ca_file(),
+            _dir: dir,
+            server,
+            client,
+        })
+    }
+
+    /// A client configuration presenting the client certificate, trusting
+    /// the CA; session resumption only when asked.
+    fn client_config(&self, resume: bool) -> Result<Arc<rustls::ClientConfig>, String> {
+        let text = |e: &dyn std::fmt::Display| e.to_string();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&self.ca).map_err(|e| text(&e))? {
+            roots
+                .add(cert.map_err(|e| text(&e))?)
+                .map_err(|e| text(&e))?;
+        }
+        let chain = CertificateDer::pem_file_iter(&self.client.cert)
+            .map_err(|e| text(&e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| text(&e))?;
+        let key = PrivateKeyDer::from_pem_file(&self.client.key).map_err(|e| text(&e))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| text(&e))?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| text(&e))?;
+        if !resume {
+            config.resumption = rustls::client::Resumption::disabled();
+        }
+        Ok(Arc::new(config))
+    }
+
+    /// The gateway's TLS server configuration, built by the gateway's code.
+    fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, String> {
+        let settings = iin_gateway::config::TlsSettings {
+            enabled: true,
+            cert_file: self.server.cert.clone(),
+            key_file: self.server.key.clone(),
+            client_ca_files: vec![self.ca.clone()],
+        };
+        iin_gateway::http::tls::server_config(&settings).map_err(|e| e.to_string())
+    }
+
+    /// The gateway's configuration: TLS on, mutual, the client certificate
+    /// mapped to role intake for the fixture's sender.
+    fn gateway_tls(&self) -> String {
+        format!(
+            "[tls]\nmode = \"on\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_files = [\"{}\"]\n\n\
+             [[access.clients]]\nsubject = \"CN={CLIENT_CN}\"\nrole = \"intake\"\nsender_ids = [\"{SENDER_ID}\"]\n",
+            self.server.cert.display(),
+            self.server.key.display(),
+            self.ca.display(),
+        )
+    }
+}
+
+/// The same limits in both modes: the token bucket per client certificate is
+/// consulted under mutual TLS (plain requests have no client to count) but
+/// set so high that it never refuses; the production default (500/s per
+/// certificate) would cap one client far below what is measured here.
+const SERVER_LIMITS: &str =
+    "[server]\nclient_rate_per_second = 1000000\nclient_burst = 1000000\n\n";
+
+pub async fn run(args: TlsArgs) -> Result<(), String> {
+    if args.concurrency == 0 || args.rounds == 0 || (args.requests == 0 && args.handshakes == 0) {
+        return Err(
+            "--concurrency and --rounds must be positive, and --requests or --handshakes".into(),
+        );
+    }
+    if args.store == Store::Postgres {
+        check_loopback(&args.database)?;
+    }
+    let binary = match &args.gateway {
+        Some(path) => path.clone(),
+        None => gateway_child::default_binary()?,
+    };
+    let certificates = Certificates::make()?;
+    let template = Arc::new(Template::new());
+    eprintln!(
+        "tls on {}: {} rounds; keep-alive {} applications, new connection {} (+{} warm-up each) at concurrency {}",
+        args.store.name(),
+        args.rounds,
+        args.requests,
+        args.handshakes,
+        args.warmup,
+        args.concurrency
+    );
+    let mut kept = Vec::new();
+    let mut new = Vec::new();
+    let mut sessions = Vec::new();
+    for round in 1..=args.rounds {
+        for mode in Mode::order(round, args.requests > 0, args.handshakes > 0) {
+            let phase = phase(&args, &binary, &certificates, &template, mode, round).await?;
+            eprintln!(
+                "{}  handshakes: {} full, {} after HelloRetryRequest, {} resumed",
+                report::one_line(&phase.result),
+                phase.handshakes.full,
+                phase.handshakes.retried,
+                phase.handshakes.resumed
+            );
+            if let Some(session) = phase.session
+                && !sessions.contains(&session)
+            {
+                sessions.push(session);
+            }
+            match mode.connections() {
+                Connections::KeepAlive => kept.push(phase.result),
+                Connections::PerRequest => new.push((phase.result, phase.handshakes)),
+            }
+        }
+    }
+    let costs = if args.in_process > 0 {
+        let server = certificates.server_config()?;
+        let full = certificates.client_config(false)?;
+        let resumed = certificates.client_config(true)?;
+        let (n, rounds) = (args.in_process, args.rounds.max(3));
+        Some([
+            tls_handshake::cost(&server, &full, n, rounds)?,
+            tls_handshake::cost(&server, &resumed, n, rounds)?,
+        ])
+    } else {
+        None
+    };
+    print(&args, &kept, &new, &sessions);
+    if let Some([full, resumed]) = costs {
+        println!();
+        println!(
+            "Handshake CPU in process (the gateway's server configuration, medians of rounds of {}): full mutual {:.1} µs server + {:.1} µs client; resumed {:.1} µs server + {:.1} µs client ({} of {} resumed).",
+            args.in_process,
+            full.server_us,
+            full.client_us,
+            resumed.server_us,
+            resumed.client_us,
+            resumed.resumed,
+            args.in_process
+        );
+    }
+    Ok(())
+}
+
+struct Phase {
+    result: PhaseResult,
+    /// Handshakes of the measured part only.
+    handshakes: Handshakes,
+    session: Option<String>,
+}
+
+async fn phase(
+    args: &TlsArgs,
+    binary: &Path,
+    certificates: &Certificates,
+    template: &Arc<Template>,
+    mode: Mode,
+    round: usize,
+) -> Result<Phase, String> {
+    let name = format!(
+        "iin_loadgen_{}_tls_r{round}_{}",
+        std::process::id(),
+        mode.name().replace('-', "_")
+    );
+    let dir = ScratchDir::create(&name)?;
+    let db = match args.store {
+        Store::Postgres => Some(ScratchDb::create(&args.database, &name).await?),
+        Store::Sqlite => None,
+    };
+    let url = match &db {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite:{}", dir.path.join("gateway.db").display()),
+    };
+    let outcome = async {
+        let config = dir.path.join("gateway.toml");
+        let mut text = SERVER_LIMITS.to_owned();
+        if mode.tls() {
+            text.push_str(&certificates.gateway_tls());
+        }
+        std::fs::write(&config, text).map_err(|e| format!("cannot write the config: {e}"))?;
+        let extra = ["--config".to_owned(), config.display().to_string()];
+        let gateway = Gateway::start_with_args(
+            binary,
+            &url,
+            &args.gateway_env,
+            dir.path.join("gateway.log"),
+            &extra,
+        )
+        .await?;
+        let transport = if mode.tls() {
+            // Resuming workers keep their own sessions: a shared client
+            // cache holds at most 8 TLS 1.3 tickets per server, fewer than
+            // the connections opened at once, and would fall back to full
+            // handshakes.
+            let resume = mode == Mode::MtlsResumed;
+            let configs = if resume { args.concurrency } else { 1 };
+            let configs = (0..configs)
+                .map(|_| certificates.client_config(resume))
+                .collect::<Result<_, _>>()?;
+            Transport::Tls(configs)
+        } else {
+            Transport::Plain
+        };
+        let client = Arc::new(Client::new(gateway.addr, transport, mode.connections()));
+        let n = match mode.connections() {
+            Connections::KeepAlive => args.requests,
+            Connections::PerRequest => args.handshakes,
+        };
+        let (c, w) = (args.concurrency, args.warmup);
+        let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+        let target = Arc::new(http_load::applications(Arc::clone(template)));
+        let mut before = Handshakes::default();
+        let measured = async {
+            if w > 0 {
+                http_load::post_all_with(&client, Arc::clone(&target), 0, w, c, deadline).await?;
+            }
+            before = client.handshakes();
+            http_load::post_all_with(&client, Arc::clone(&target), w, w + n, c, deadline).await
+        }
+        .await;
+        let summary = match measured {
+            Ok(summary) => summary,
+            Err(e) => {
+                let log = gateway.log_tail();
+                gateway.kill().await;
+                return Err(format!("{e}\ngateway log:\n{log}"));
+            }
+        };
+        let after = client.handshakes();
+        let handshakes = Handshakes {
+            full: after.full - before.full,
+            retried: after.retried - before.retried,
+            resumed: after.resumed - before.resumed,
+        };
+        if mode == Mode::MtlsFull && handshakes.resumed > 0 {
+            return Err(format!(
+                "{} handshakes were resumed with resumption off",
+                handshakes.resumed
+            ));
+        }
+        let rss = gateway.peak_rss_kib();
+        let stored = count_stored(args.store, &url).await;
+        gateway.kill().await;
+        let per_commit = check_count(stored?, w + n)?;
+        Ok(Phase {
+            result: PhaseResult {
+                round,
+                mode: mode.name(),
+                summary,
+                peak_rss_kib: Some(rss?),
+                per_commit,
+            },
+            handshakes,
+            session: client.session().map(str::to_owned),
+        })
+    }
+    .await;
+    if let Some(db) = db {
+        db.drop_now().await?;
+    }
+    outcome
+}
+
+fn print(
+    args: &TlsArgs,
+    kept: &[PhaseResult],
+    new: &[(PhaseResult, Handshakes)],
+    sessions: &[String],
+) {
+    println!(
+        "## TLS against plain on {}, concurrency {}",
+        args.store.name(),
+        args.concurrency
+    );
+    println!();
+    report::print_command();
+    for session in sessions {
+        println!("TLS session negotiated: {session}");
+        println!();
+    }
+    if !kept.is_empty() {
+        println!(
+            "### Keep-alive: one connection per worker, {} applications per phase",
+            args.requests
+        );
+        println!();
+        report::print_tables(kept, &[(Mode::Mtls.name(), Mode::Plain.name())]);
+        println!();
+    }
+    if !new.is_empty() {
+        println!(
+            "### A new connection per application: {} per phase",
+            args.handshakes
+        );
+        println!();
+        let results: Vec<PhaseResult> = new.iter().map(|(r, _)| r.clone()).collect();
+        report::print_tables(
+            &results,
+            &[
+                (Mode::MtlsFull.name(), Mode::PlainNew.name()),
+                (Mode::MtlsResumed.name(), Mode::PlainNew.name()),
+                (Mode::MtlsResumed.name(), Mode::MtlsFull.name()),
+            ],
+        );
+        println!();
+        println!("| round | mode | full handshakes | after HelloRetryRequest | resumed |");
+        println!("| ---: | --- | ---: | ---: | ---: |");
+        for (r, h) in new.iter().filter(|(r, _)| r.mode != Mode::PlainNew.name()) {
+            println!(
+                "| {} | {} | {} | {} | {} |",
+                r.round, r.mode, h.full, h.retried, h.resumed
+            );
+        }
+        let full: Vec<f64> = new
+            .iter()
+            .filter(|(r, _)| r.mode == Mode::MtlsFull.name())
+            .map(|(r, _)| r.summary.per_second)
+            .collect();
+        if !full.is_empty() {
+            println!();
+            println!(
+                "Full mutual-TLS handshakes/s (one per application, median of rounds): {:.1}",
+                median(&full)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_rounds_start_plain_and_even_rounds_end_plain() {
+        assert_eq!(
+            Mode::order(1, true, true),
+            [
+                Mode::Plain,
+                Mode::Mtls,
+                Mode::PlainNew,
+                Mode::MtlsFull,
+                Mode::MtlsResumed
+            ]
+        );
+        assert_eq!(
+            Mode::order(2, true, true),
+            [
+                Mode::Mtls,
+                Mode::Plain,
+                Mode::MtlsResumed,
+                Mode::MtlsFull,
+                Mode::PlainNew
+            ]
+        );
+        assert_eq!(Mode::order(3, false, true)[0], Mode::PlainNew);
+    }
+
+    #[test]
+    fn the_gateway_configuration_maps_the_client_to_intake() {
+        let certificates = Certificates::make().unwrap();
+        let path = certificates._dir.path.join("gateway.toml");
+        let text = format!("{SERVER_LIMITS}{}", certificates.gateway_tls());
+        std::fs::write(&path, text).unwrap();
+        let config = iin_gateway::config::load_from(Some(&path), Vec::new()).unwrap();
+        assert!(config.tls.mutual());
+        assert_eq!(config.access.clients.len(), 1);
+        assert_eq!(
+            config.access.clients[0].role,
+            iin_gateway::config::Role::Intake
+        );
+        assert_eq!(config.access.clients[0].sender_ids, [SENDER_ID]);
+        assert!(certificates.client_config(false).is_ok());
+    }
+}
