@@ -111,6 +111,12 @@ impl Gateway {
             .ok_or_else(|| "no VmHWM in /proc status".into())
     }
 
+    /// CPU time the child has used so far, user and system.
+    pub fn cpu_time(&self) -> Result<Duration, String> {
+        let pid = self.child.id().ok_or("the gateway has exited")?;
+        cpu_time(&pid.to_string())
+    }
+
     /// The end of the gateway's log, for error messages.
     pub fn log_tail(&self) -> String {
         tail(&self.log)
@@ -125,4 +131,24 @@ fn tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// CPU time (user + system, all threads) of process `pid` (or `self`) so
+/// far, from `/proc/PID/stat`, in clock ticks of 10 ms (Linux reports them
+/// in USER_HZ, which is 100).
+pub fn cpu_time(pid: &str) -> Result<Duration, String> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    // The command name, in parentheses, may hold spaces: count after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // utime and stime are fields 14 and 15 of the line: indexes 11 and 12
+    // of what follows the name.
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => Ok(Duration::from_millis((user + system) * 10)),
+        _ => Err(format!("no CPU times in {path}")),
+    }
 }

@@ -26,7 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::document::{SENDER_ID, Template};
-use crate::gateway_child::{self, Gateway};
+use crate::gateway_child::{self, Gateway, cpu_time};
 use crate::http_load::{self, Client, Connections, Handshakes, Transport};
 use crate::intake::{Store, check_count, count_stored, key_value};
 use crate::pki::{Issued, Pki};
@@ -157,10 +157,19 @@ impl Certificates {
     }
 
     /// A client configuration presenting the client certificate, trusting
-    /// the CA; session resumption only when asked.
-    fn client_config(&self, resume: bool) -> Result<Arc<rustls::ClientConfig>, String> {
+    /// the CA; session resumption only when asked; offering only cipher
+    /// suite `only` if given, else rustls' defaults.
+    fn client_config(
+        &self,
+        resume: bool,
+        only: Option<rustls::CipherSuite>,
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
         let text = |e: &dyn std::fmt::Display| e.to_string();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if let Some(suite) = only {
+            provider.cipher_suites.retain(|s| s.suite() == suite);
+        }
+        let provider = Arc::new(provider);
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(&self.ca).map_err(|e| text(&e))? {
             roots
@@ -239,8 +248,7 @@ pub async fn run(args: TlsArgs) -> Result<(), String> {
         args.warmup,
         args.concurrency
     );
-    let mut kept = Vec::new();
-    let mut new = Vec::new();
+    let mut phases = Vec::new();
     let mut sessions = Vec::new();
     for round in 1..=args.rounds {
         for mode in Mode::order(round, args.requests > 0, args.handshakes > 0) {
@@ -252,44 +260,68 @@ pub async fn run(args: TlsArgs) -> Result<(), String> {
                 phase.handshakes.retried,
                 phase.handshakes.resumed
             );
-            if let Some(session) = phase.session
-                && !sessions.contains(&session)
+            if let Some(session) = &phase.session
+                && !sessions.contains(session)
             {
-                sessions.push(session);
+                sessions.push(session.clone());
             }
-            match mode.connections() {
-                Connections::KeepAlive => kept.push(phase.result),
-                Connections::PerRequest => new.push((phase.result, phase.handshakes)),
-            }
+            phases.push((mode, phase));
         }
     }
     let costs = if args.in_process > 0 {
-        let server = certificates.server_config()?;
-        let full = certificates.client_config(false)?;
-        let resumed = certificates.client_config(true)?;
-        let (n, rounds) = (args.in_process, args.rounds.max(3));
-        Some([
-            tls_handshake::cost(&server, &full, n, rounds)?,
-            tls_handshake::cost(&server, &resumed, n, rounds)?,
-        ])
+        handshake_costs(&certificates, args.in_process, args.rounds.max(3))?
     } else {
-        None
+        Vec::new()
     };
-    print(&args, &kept, &new, &sessions);
-    if let Some([full, resumed]) = costs {
+    print(&args, &phases, &sessions);
+    if !costs.is_empty() {
         println!();
         println!(
-            "Handshake CPU in process (the gateway's server configuration, medians of rounds of {}): full mutual {:.1} µs server + {:.1} µs client; resumed {:.1} µs server + {:.1} µs client ({} of {} resumed).",
-            args.in_process,
-            full.server_us,
-            full.client_us,
-            resumed.server_us,
-            resumed.client_us,
-            resumed.resumed,
+            "Handshake CPU in process (the gateway's own server configuration; µs per handshake, medians of rounds of {}):",
             args.in_process
         );
+        println!();
+        println!("| client offers | agreed | handshake | server µs | client µs | resumed |");
+        println!("| --- | --- | --- | ---: | ---: | ---: |");
+        for (offer, kind, cost) in &costs {
+            println!(
+                "| {offer} | {} | {kind} | {:.1} | {:.1} | {} of {} |",
+                cost.suite, cost.server_us, cost.client_us, cost.resumed, args.in_process
+            );
+        }
     }
     Ok(())
+}
+
+/// Full and resumed handshakes against the gateway's server configuration,
+/// with rustls' default client offer (the server picks the suite,
+/// TLS13_AES_128_GCM_SHA256) and with a client offering only
+/// TLS13_AES_256_GCM_SHA384 (rustls clients' first choice, which the
+/// gateway took before it ordered the suites itself).
+fn handshake_costs(
+    certificates: &Certificates,
+    n: usize,
+    rounds: usize,
+) -> Result<Vec<(&'static str, &'static str, tls_handshake::Cost)>, String> {
+    let server = certificates.server_config()?;
+    let mut costs = Vec::new();
+    for (offer, only) in [
+        ("rustls defaults", None),
+        (
+            "TLS13_AES_256_GCM_SHA384 only",
+            Some(rustls::CipherSuite::TLS13_AES_256_GCM_SHA384),
+        ),
+    ] {
+        for (kind, resume) in [("full", false), ("resumed", true)] {
+            let client = certificates.client_config(resume, only)?;
+            costs.push((
+                offer,
+                kind,
+                tls_handshake::cost(&server, &client, n, rounds)?,
+            ));
+        }
+    }
+    Ok(costs)
 }
 
 struct Phase {
@@ -297,6 +329,10 @@ struct Phase {
     /// Handshakes of the measured part only.
     handshakes: Handshakes,
     session: Option<String>,
+    /// CPU time of the measured part: the gateway's, and this program's
+    /// (the clients: HTTP, TLS).
+    gateway_cpu: Duration,
+    loadgen_cpu: Duration,
 }
 
 async fn phase(
@@ -345,7 +381,7 @@ async fn phase(
             let resume = mode == Mode::MtlsResumed;
             let configs = if resume { args.concurrency } else { 1 };
             let configs = (0..configs)
-                .map(|_| certificates.client_config(resume))
+                .map(|_| certificates.client_config(resume, None))
                 .collect::<Result<_, _>>()?;
             Transport::Tls(configs)
         } else {
@@ -359,15 +395,16 @@ async fn phase(
         let (c, w) = (args.concurrency, args.warmup);
         let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
         let target = Arc::new(http_load::applications(Arc::clone(template)));
-        let mut before = Handshakes::default();
+        let mut before = (Handshakes::default(), Duration::ZERO, Duration::ZERO);
         let measured = async {
             if w > 0 {
                 http_load::post_all_with(&client, Arc::clone(&target), 0, w, c, deadline).await?;
             }
-            before = client.handshakes();
+            before = (client.handshakes(), gateway.cpu_time()?, cpu_time("self")?);
             http_load::post_all_with(&client, Arc::clone(&target), w, w + n, c, deadline).await
         }
         .await;
+        let (before, gateway_before, loadgen_before) = before;
         let summary = match measured {
             Ok(summary) => summary,
             Err(e) => {
@@ -376,6 +413,8 @@ async fn phase(
                 return Err(format!("{e}\ngateway log:\n{log}"));
             }
         };
+        let gateway_cpu = gateway.cpu_time()?.saturating_sub(gateway_before);
+        let loadgen_cpu = cpu_time("self")?.saturating_sub(loadgen_before);
         let after = client.handshakes();
         let handshakes = Handshakes {
             full: after.full - before.full,
@@ -402,6 +441,8 @@ async fn phase(
             },
             handshakes,
             session: client.session().map(str::to_owned),
+            gateway_cpu,
+            loadgen_cpu,
         })
     }
     .await;
@@ -411,12 +452,7 @@ async fn phase(
     outcome
 }
 
-fn print(
-    args: &TlsArgs,
-    kept: &[PhaseResult],
-    new: &[(PhaseResult, Handshakes)],
-    sessions: &[String],
-) {
+fn print(args: &TlsArgs, phases: &[(Mode, Phase)], sessions: &[String]) {
     println!(
         "## TLS against plain on {}, concurrency {}",
         args.store.name(),
@@ -428,22 +464,34 @@ fn print(
         println!("TLS session negotiated: {session}");
         println!();
     }
+    let of = |connections: Connections| -> Vec<&Phase> {
+        phases
+            .iter()
+            .filter(|(mode, _)| mode.connections() == connections)
+            .map(|(_, phase)| phase)
+            .collect()
+    };
+    let kept = of(Connections::KeepAlive);
     if !kept.is_empty() {
         println!(
             "### Keep-alive: one connection per worker, {} applications per phase",
             args.requests
         );
         println!();
-        report::print_tables(kept, &[(Mode::Mtls.name(), Mode::Plain.name())]);
+        let results: Vec<PhaseResult> = kept.iter().map(|p| p.result.clone()).collect();
+        report::print_tables(&results, &[(Mode::Mtls.name(), Mode::Plain.name())]);
+        println!();
+        print_cpu(&kept);
         println!();
     }
+    let new = of(Connections::PerRequest);
     if !new.is_empty() {
         println!(
             "### A new connection per application: {} per phase",
             args.handshakes
         );
         println!();
-        let results: Vec<PhaseResult> = new.iter().map(|(r, _)| r.clone()).collect();
+        let results: Vec<PhaseResult> = new.iter().map(|p| p.result.clone()).collect();
         report::print_tables(
             &results,
             &[
@@ -453,18 +501,24 @@ fn print(
             ],
         );
         println!();
+        print_cpu(&new);
+        println!();
         println!("| round | mode | full handshakes | after HelloRetryRequest | resumed |");
         println!("| ---: | --- | ---: | ---: | ---: |");
-        for (r, h) in new.iter().filter(|(r, _)| r.mode != Mode::PlainNew.name()) {
+        for p in new
+            .iter()
+            .filter(|p| p.result.mode != Mode::PlainNew.name())
+        {
+            let h = p.handshakes;
             println!(
                 "| {} | {} | {} | {} | {} |",
-                r.round, r.mode, h.full, h.retried, h.resumed
+                p.result.round, p.result.mode, h.full, h.retried, h.resumed
             );
         }
         let full: Vec<f64> = new
             .iter()
-            .filter(|(r, _)| r.mode == Mode::MtlsFull.name())
-            .map(|(r, _)| r.summary.per_second)
+            .filter(|p| p.result.mode == Mode::MtlsFull.name())
+            .map(|p| p.result.summary.per_second)
             .collect();
         if !full.is_empty() {
             println!();
@@ -473,6 +527,46 @@ fn print(
                 median(&full)
             );
         }
+    }
+}
+
+/// CPU per application of the gateway and of the load generator, per
+/// phase and as medians by mode: less sensitive than throughput to what
+/// else runs on the machine.
+fn print_cpu(phases: &[&Phase]) {
+    let per_app =
+        |cpu: Duration, p: &Phase| cpu.as_secs_f64() * 1e6 / p.result.summary.count as f64;
+    println!("CPU per application (µs; /proc, 10 ms ticks):");
+    println!();
+    println!("| round | mode | gateway | load generator |");
+    println!("| ---: | --- | ---: | ---: |");
+    for p in phases {
+        println!(
+            "| {} | {} | {:.0} | {:.0} |",
+            p.result.round,
+            p.result.mode,
+            per_app(p.gateway_cpu, p),
+            per_app(p.loadgen_cpu, p)
+        );
+    }
+    let mut modes: Vec<&str> = Vec::new();
+    for p in phases {
+        if !modes.contains(&p.result.mode) {
+            modes.push(p.result.mode);
+        }
+    }
+    println!();
+    println!("| mode | gateway median | load generator median |");
+    println!("| --- | ---: | ---: |");
+    for mode in modes {
+        let of: Vec<&&Phase> = phases.iter().filter(|p| p.result.mode == mode).collect();
+        let gateway: Vec<f64> = of.iter().map(|p| per_app(p.gateway_cpu, p)).collect();
+        let loadgen: Vec<f64> = of.iter().map(|p| per_app(p.loadgen_cpu, p)).collect();
+        println!(
+            "| {mode} | {:.0} | {:.0} |",
+            median(&gateway),
+            median(&loadgen)
+        );
     }
 }
 
@@ -519,6 +613,6 @@ mod tests {
             iin_gateway::config::Role::Intake
         );
         assert_eq!(config.access.clients[0].sender_ids, [SENDER_ID]);
-        assert!(certificates.client_config(false).is_ok());
+        assert!(certificates.client_config(false, None).is_ok());
     }
 }
