@@ -33,7 +33,7 @@ fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsError {
 /// and 1.2), the others after them in rustls' order. The handshake's
 /// transcript hash and key schedule run on the suite's hash, and SHA-384
 /// has no hardware instructions on common x86 servers where SHA-256 has:
-/// a full mutual handshake costs the server about 13 % less CPU, a resumed
+/// a full mutual handshake costs the server about 12 % less CPU, a resumed
 /// one about a third less (ADR 0008, docs/performance.md).
 fn provider() -> rustls::crypto::CryptoProvider {
     use rustls::CipherSuite::{

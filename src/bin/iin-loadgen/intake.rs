@@ -276,7 +276,7 @@ async fn pg_baseline_phase(
 }
 
 /// Creates the gateway's schema with the gateway's own migrations.
-pub async fn migrate(url: &str) -> Result<(), String> {
+async fn migrate(url: &str) -> Result<(), String> {
     let options = StoreOptions {
         pool_size: 1,
         ..StoreOptions::default()
