@@ -32,7 +32,9 @@ mod shep;
 mod sqlite_baseline;
 mod stats;
 mod tls;
+mod tls_certificates;
 mod tls_handshake;
+mod tls_report;
 mod work;
 
 use std::process::ExitCode;

@@ -21,38 +21,31 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-use crate::document::{SENDER_ID, Template};
+use crate::document::Template;
 use crate::gateway_child::{self, Gateway, cpu_time};
 use crate::http_load::{self, Client, Connections, Handshakes, Transport};
 use crate::intake::{Store, check_count, count_stored, key_value};
-use crate::pki::{Issued, Pki};
 use crate::report::{self, PhaseResult};
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
-use crate::stats::median;
-use crate::tls_handshake;
-
-/// The client certificate's subject, listed in `[access]`.
-const CLIENT_CN: &str = "iin-loadgen-intake";
+use crate::tls_certificates::Certificates;
+use crate::{tls_handshake, tls_report};
+use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct TlsArgs {
     /// Which store the gateway uses.
     #[arg(long, value_enum)]
-    store: Store,
+    pub store: Store,
     /// Requests in flight at once (workers).
     #[arg(long, default_value_t = 32)]
-    concurrency: usize,
+    pub concurrency: usize,
     /// Measured applications per keep-alive phase (0 skips them).
     #[arg(long, default_value_t = 20_000)]
-    requests: usize,
+    pub requests: usize,
     /// Measured applications per new-connection phase, one connection (and
     /// one handshake) each (0 skips them).
     #[arg(long, default_value_t = 5_000)]
-    handshakes: usize,
+    pub handshakes: usize,
     /// Applications sent before each measured phase the same way, not
     /// counted (for `mtls-resumed` they fill the session cache).
     #[arg(long, default_value_t = 500)]
@@ -84,7 +77,7 @@ pub struct TlsArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub enum Mode {
     Plain,
     Mtls,
     PlainNew,
@@ -93,7 +86,7 @@ enum Mode {
 }
 
 impl Mode {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Mode::Plain => "plain",
             Mode::Mtls => "mtls",
@@ -107,7 +100,7 @@ impl Mode {
         !matches!(self, Mode::Plain | Mode::PlainNew)
     }
 
-    fn connections(self) -> Connections {
+    pub fn connections(self) -> Connections {
         match self {
             Mode::Plain | Mode::Mtls => Connections::KeepAlive,
             _ => Connections::PerRequest,
@@ -131,89 +124,6 @@ impl Mode {
             order.extend(new);
         }
         order
-    }
-}
-
-/// The certificates of a run, on disk in a directory removed at the end.
-struct Certificates {
-    _dir: ScratchDir,
-    ca: PathBuf,
-    server: Issued,
-    client: Issued,
-}
-
-impl Certificates {
-    fn make() -> Result<Certificates, String> {
-        let dir = ScratchDir::create(&format!("iin_loadgen_{}_tls_pki", std::process::id()))?;
-        let pki = Pki::in_dir(&dir.path);
-        let server = pki.server("gateway");
-        let client = pki.client(CLIENT_CN);
-        Ok(Certificates {
-            ca: pki.ca_file(),
-            _dir: dir,
-            server,
-            client,
-        })
-    }
-
-    /// A client configuration presenting the client certificate, trusting
-    /// the CA; session resumption only when asked; offering only cipher
-    /// suite `only` if given, else rustls' defaults.
-    fn client_config(
-        &self,
-        resume: bool,
-        only: Option<rustls::CipherSuite>,
-    ) -> Result<Arc<rustls::ClientConfig>, String> {
-        let text = |e: &dyn std::fmt::Display| e.to_string();
-        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-        if let Some(suite) = only {
-            provider.cipher_suites.retain(|s| s.suite() == suite);
-        }
-        let provider = Arc::new(provider);
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&self.ca).map_err(|e| text(&e))? {
-            roots
-                .add(cert.map_err(|e| text(&e))?)
-                .map_err(|e| text(&e))?;
-        }
-        let chain = CertificateDer::pem_file_iter(&self.client.cert)
-            .map_err(|e| text(&e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| text(&e))?;
-        let key = PrivateKeyDer::from_pem_file(&self.client.key).map_err(|e| text(&e))?;
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| text(&e))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| text(&e))?;
-        if !resume {
-            config.resumption = rustls::client::Resumption::disabled();
-        }
-        Ok(Arc::new(config))
-    }
-
-    /// The gateway's TLS server configuration, built by the gateway's code.
-    fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, String> {
-        let settings = iin_gateway::config::TlsSettings {
-            enabled: true,
-            cert_file: self.server.cert.clone(),
-            key_file: self.server.key.clone(),
-            client_ca_files: vec![self.ca.clone()],
-        };
-        iin_gateway::http::tls::server_config(&settings).map_err(|e| e.to_string())
-    }
-
-    /// The gateway's configuration: TLS on, mutual, the client certificate
-    /// mapped to role intake for the fixture's sender.
-    fn gateway_tls(&self) -> String {
-        format!(
-            "[tls]\nmode = \"on\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_files = [\"{}\"]\n\n\
-             [[access.clients]]\nsubject = \"CN={CLIENT_CN}\"\nrole = \"intake\"\nsender_ids = [\"{SENDER_ID}\"]\n",
-            self.server.cert.display(),
-            self.server.key.display(),
-            self.ca.display(),
-        )
     }
 }
 
@@ -273,7 +183,7 @@ pub async fn run(args: TlsArgs) -> Result<(), String> {
     } else {
         Vec::new()
     };
-    print(&args, &phases, &sessions);
+    tls_report::print(&args, &phases, &sessions);
     if !costs.is_empty() {
         println!();
         println!(
@@ -324,15 +234,15 @@ fn handshake_costs(
     Ok(costs)
 }
 
-struct Phase {
-    result: PhaseResult,
+pub struct Phase {
+    pub result: PhaseResult,
     /// Handshakes of the measured part only.
-    handshakes: Handshakes,
-    session: Option<String>,
+    pub handshakes: Handshakes,
+    pub session: Option<String>,
     /// CPU time of the measured part: the gateway's, and this program's
     /// (the clients: HTTP, TLS).
-    gateway_cpu: Duration,
-    loadgen_cpu: Duration,
+    pub gateway_cpu: Duration,
+    pub loadgen_cpu: Duration,
 }
 
 async fn phase(
@@ -452,127 +362,10 @@ async fn phase(
     outcome
 }
 
-fn print(args: &TlsArgs, phases: &[(Mode, Phase)], sessions: &[String]) {
-    println!(
-        "## TLS against plain on {}, concurrency {}",
-        args.store.name(),
-        args.concurrency
-    );
-    println!();
-    report::print_command();
-    for session in sessions {
-        println!("TLS session negotiated: {session}");
-        println!();
-    }
-    let of = |connections: Connections| -> Vec<&Phase> {
-        phases
-            .iter()
-            .filter(|(mode, _)| mode.connections() == connections)
-            .map(|(_, phase)| phase)
-            .collect()
-    };
-    let kept = of(Connections::KeepAlive);
-    if !kept.is_empty() {
-        println!(
-            "### Keep-alive: one connection per worker, {} applications per phase",
-            args.requests
-        );
-        println!();
-        let results: Vec<PhaseResult> = kept.iter().map(|p| p.result.clone()).collect();
-        report::print_tables(&results, &[(Mode::Mtls.name(), Mode::Plain.name())]);
-        println!();
-        print_cpu(&kept);
-        println!();
-    }
-    let new = of(Connections::PerRequest);
-    if !new.is_empty() {
-        println!(
-            "### A new connection per application: {} per phase",
-            args.handshakes
-        );
-        println!();
-        let results: Vec<PhaseResult> = new.iter().map(|p| p.result.clone()).collect();
-        report::print_tables(
-            &results,
-            &[
-                (Mode::MtlsFull.name(), Mode::PlainNew.name()),
-                (Mode::MtlsResumed.name(), Mode::PlainNew.name()),
-                (Mode::MtlsResumed.name(), Mode::MtlsFull.name()),
-            ],
-        );
-        println!();
-        print_cpu(&new);
-        println!();
-        println!("| round | mode | full handshakes | after HelloRetryRequest | resumed |");
-        println!("| ---: | --- | ---: | ---: | ---: |");
-        for p in new
-            .iter()
-            .filter(|p| p.result.mode != Mode::PlainNew.name())
-        {
-            let h = p.handshakes;
-            println!(
-                "| {} | {} | {} | {} | {} |",
-                p.result.round, p.result.mode, h.full, h.retried, h.resumed
-            );
-        }
-        let full: Vec<f64> = new
-            .iter()
-            .filter(|p| p.result.mode == Mode::MtlsFull.name())
-            .map(|p| p.result.summary.per_second)
-            .collect();
-        if !full.is_empty() {
-            println!();
-            println!(
-                "Full mutual-TLS handshakes/s (one per application, median of rounds): {:.1}",
-                median(&full)
-            );
-        }
-    }
-}
-
-/// CPU per application of the gateway and of the load generator, per
-/// phase and as medians by mode: less sensitive than throughput to what
-/// else runs on the machine.
-fn print_cpu(phases: &[&Phase]) {
-    let per_app =
-        |cpu: Duration, p: &Phase| cpu.as_secs_f64() * 1e6 / p.result.summary.count as f64;
-    println!("CPU per application (µs; /proc, 10 ms ticks):");
-    println!();
-    println!("| round | mode | gateway | load generator |");
-    println!("| ---: | --- | ---: | ---: |");
-    for p in phases {
-        println!(
-            "| {} | {} | {:.0} | {:.0} |",
-            p.result.round,
-            p.result.mode,
-            per_app(p.gateway_cpu, p),
-            per_app(p.loadgen_cpu, p)
-        );
-    }
-    let mut modes: Vec<&str> = Vec::new();
-    for p in phases {
-        if !modes.contains(&p.result.mode) {
-            modes.push(p.result.mode);
-        }
-    }
-    println!();
-    println!("| mode | gateway median | load generator median |");
-    println!("| --- | ---: | ---: |");
-    for mode in modes {
-        let of: Vec<&&Phase> = phases.iter().filter(|p| p.result.mode == mode).collect();
-        let gateway: Vec<f64> = of.iter().map(|p| per_app(p.gateway_cpu, p)).collect();
-        let loadgen: Vec<f64> = of.iter().map(|p| per_app(p.loadgen_cpu, p)).collect();
-        println!(
-            "| {mode} | {:.0} | {:.0} |",
-            median(&gateway),
-            median(&loadgen)
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::SENDER_ID;
 
     #[test]
     fn odd_rounds_start_plain_and_even_rounds_end_plain() {
@@ -602,7 +395,9 @@ mod tests {
     #[test]
     fn the_gateway_configuration_maps_the_client_to_intake() {
         let certificates = Certificates::make().unwrap();
-        let path = certificates._dir.path.join("gateway.toml");
+        let dir =
+            ScratchDir::create(&format!("iin_loadgen_{}_tls_test", std::process::id())).unwrap();
+        let path = dir.path.join("gateway.toml");
         let text = format!("{SERVER_LIMITS}{}", certificates.gateway_tls());
         std::fs::write(&path, text).unwrap();
         let config = iin_gateway::config::load_from(Some(&path), Vec::new()).unwrap();
