@@ -10,6 +10,7 @@ mod mvd;
 mod mvd_drain;
 mod operations;
 mod outage;
+mod personal_data;
 mod record;
 mod registry;
 mod shep;

@@ -119,7 +119,8 @@ fn application() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_and_senders_are_enforced_over_mutual_tls() {
-    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
     let server_cert = pki.server("gateway");
     let config = mutual_tls_config(&pki, &server_cert);
     let db = TestDb::new(Backend::Sqlite).await;
@@ -239,7 +240,8 @@ async fn roles_and_senders_are_enforced_over_mutual_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_client_certificates_fail_the_handshake() {
-    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
     let server_cert = pki.server("gateway");
     let config = mutual_tls_config(&pki, &server_cert);
     let db = TestDb::new(Backend::Sqlite).await;
@@ -270,19 +272,97 @@ async fn bad_client_certificates_fail_the_handshake() {
     assert_eq!(db.count("answers").await, 0);
 }
 
+/// A plain TLS client (no certificate) offering only `suites`, over the
+/// given protocol versions.
+fn client_offering(
+    ca: &Path,
+    suites: &[rustls::CipherSuite],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .retain(|suite| suites.contains(&suite.suite()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}
+
+/// The gateway picks AES-128-GCM with SHA-256 whatever order the client
+/// prefers (a cheaper handshake, ADR 0008), and still accepts a client that
+/// offers only AES-256.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_orders_the_cipher_suites() {
+    use rustls::CipherSuite::*;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
+    let server_cert = pki.server("gateway");
+    let mut config = test_config();
+    config.tls.enabled = true;
+    config.tls.cert_file = server_cert.cert.clone();
+    config.tls.key_file = server_cert.key.clone();
+    let db = TestDb::new(Backend::Sqlite).await;
+    let gateway = Arc::new(Gateway::new(
+        db.store.clone(),
+        &config,
+        Arc::new(SystemClock),
+    ));
+    let server = Server::bind_config(&config, gateway).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending()));
+
+    let agreed = |client: Arc<rustls::ClientConfig>| async move {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let tls = TlsConnector::from(client)
+            .connect(ServerName::try_from("localhost").unwrap(), stream)
+            .await
+            .unwrap();
+        tls.get_ref().1.negotiated_cipher_suite().unwrap().suite()
+    };
+    let ca = pki.ca_file();
+    let tls13 = &[&rustls::version::TLS13];
+    let tls12 = &[&rustls::version::TLS12];
+    // rustls clients list AES-256 first.
+    let both_13 = [TLS13_AES_256_GCM_SHA384, TLS13_AES_128_GCM_SHA256];
+    assert_eq!(
+        agreed(client_offering(&ca, &both_13, tls13)).await,
+        TLS13_AES_128_GCM_SHA256
+    );
+    let both_12 = [
+        TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    ];
+    assert_eq!(
+        agreed(client_offering(&ca, &both_12, tls12)).await,
+        TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    );
+    assert_eq!(
+        agreed(client_offering(&ca, &[TLS13_AES_256_GCM_SHA384], tls13)).await,
+        TLS13_AES_256_GCM_SHA384
+    );
+}
+
 /// The real binary with TLS from configuration: `https://` on its first
 /// line, and new certificates taken on SIGHUP while an open connection
 /// goes on working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_reload_on_sighup_without_dropping_connections() {
     use std::io::BufRead;
-    let pki = Pki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::in_dir(dir.path());
     let first = pki.server("gateway-one");
-    let cert_file = pki.dir.path().join("live-cert.pem");
-    let key_file = pki.dir.path().join("live-key.pem");
+    let cert_file = pki.dir().join("live-cert.pem");
+    let key_file = pki.dir().join("live-key.pem");
     std::fs::copy(&first.cert, &cert_file).unwrap();
     std::fs::copy(&first.key, &key_file).unwrap();
-    let config_file = pki.dir.path().join("gateway.toml");
+    let config_file = pki.dir().join("gateway.toml");
     std::fs::write(
         &config_file,
         format!(
@@ -292,7 +372,7 @@ async fn certificates_reload_on_sighup_without_dropping_connections() {
         ),
     )
     .unwrap();
-    let db = format!("sqlite:{}", pki.dir.path().join("gw.db").display());
+    let db = format!("sqlite:{}", pki.dir().join("gw.db").display());
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iin-gateway"))
         .args([
             "serve",

@@ -16,7 +16,8 @@ const FIXTURE: &str = include_str!("../../../fixtures/intake/accepted-passport/r
 const FIXTURE_MESSAGE_ID: &str = "fx-accepted-passport";
 const FIXTURE_BIRTH_DATE: &str = "1990-07-04";
 const FIXTURE_DOCUMENT_NUMBER: &str = "E12345678";
-const SENDER_ID: &str = "GK-ALMATY-01";
+/// The `SenderId` of the fixture, for which every posted application is sent.
+pub const SENDER_ID: &str = "GK-ALMATY-01";
 
 /// The fixture split around its message id.
 pub struct Template {

@@ -34,7 +34,8 @@ pub struct Gateway {
 
 impl Gateway {
     /// Starts `serve` on a free loopback port with the given database, logs
-    /// into `log`, and waits for its `listening on` line.
+    /// into `log`, and waits for its `listening on http://` (or `https://`)
+    /// line.
     pub async fn start(
         binary: &Path,
         database_url: &str,
@@ -75,10 +76,12 @@ impl Gateway {
         let mut line = String::new();
         let read = tokio::time::timeout(START_TIMEOUT, stdout.read_line(&mut line)).await;
         let addr = match read {
-            Ok(Ok(_)) => line
-                .trim()
-                .strip_prefix("listening on http://")
-                .and_then(|addr| addr.parse::<SocketAddr>().ok()),
+            Ok(Ok(_)) => {
+                let line = line.trim();
+                line.strip_prefix("listening on http://")
+                    .or_else(|| line.strip_prefix("listening on https://"))
+                    .and_then(|addr| addr.parse::<SocketAddr>().ok())
+            }
             _ => None,
         };
         let Some(addr) = addr.filter(|a| a.ip().is_loopback()) else {

@@ -59,9 +59,18 @@ pub struct IntakeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Store {
+pub enum Store {
     Postgres,
     Sqlite,
+}
+
+impl Store {
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::Postgres => "postgres",
+            Store::Sqlite => "sqlite",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,7 +80,7 @@ enum Only {
     Baseline,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+pub fn key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| "expected KEY=VALUE".into())
@@ -91,10 +100,7 @@ pub async fn run(args: IntakeArgs) -> Result<(), String> {
     let template = Arc::new(Template::new());
     let total = args.warmup + args.requests;
     let rows = Arc::new(rows(&template, 0, total)?);
-    let store_name = match args.store {
-        Store::Postgres => "postgres",
-        Store::Sqlite => "sqlite",
-    };
+    let store_name = args.store.name();
     eprintln!(
         "intake on {store_name}: {} rounds of {} applications (+{} warm-up) at concurrency {}",
         args.rounds, args.requests, args.warmup, args.concurrency
@@ -124,7 +130,15 @@ pub async fn run(args: IntakeArgs) -> Result<(), String> {
             results.push(result);
         }
     }
-    report::print(store_name, args.concurrency, args.requests, &results);
+    let heading = format!(
+        "intake on {store_name}, concurrency {}, {} applications per phase",
+        args.concurrency, args.requests
+    );
+    report::print(
+        &heading,
+        &results,
+        (Mode::Gateway.name(), Mode::Baseline.name()),
+    );
     Ok(())
 }
 
@@ -189,7 +203,7 @@ async fn gateway_phase(
         let per_commit = check_count(stored?, w + n)?;
         Ok(PhaseResult {
             round,
-            mode: Mode::Gateway,
+            mode: Mode::Gateway.name(),
             summary,
             peak_rss_kib: Some(rss?),
             per_commit,
@@ -236,7 +250,7 @@ async fn baseline_phase(
     };
     Ok(PhaseResult {
         round,
-        mode: Mode::Baseline,
+        mode: Mode::Baseline.name(),
         summary,
         peak_rss_kib: None,
         per_commit,
@@ -274,7 +288,7 @@ async fn migrate(url: &str) -> Result<(), String> {
 }
 
 /// What a phase left in the database.
-struct Stored {
+pub struct Stored {
     applications: usize,
     /// PostgreSQL only: transactions that wrote answers (distinct `xmin`),
     /// which shows how many applications shared a commit.
@@ -283,7 +297,7 @@ struct Stored {
 
 /// Counts the stored applications, to check that every answered one is
 /// there, and the transactions that wrote them.
-async fn count_stored(store: Store, url: &str) -> Result<Stored, String> {
+pub async fn count_stored(store: Store, url: &str) -> Result<Stored, String> {
     match store {
         Store::Postgres => {
             let (client, connection) = tokio_postgres::connect(url, NoTls)
@@ -321,7 +335,7 @@ async fn count_stored(store: Store, url: &str) -> Result<Stored, String> {
 
 /// Checks that every application is stored; returns applications per
 /// commit when known.
-fn check_count(stored: Stored, expected: usize) -> Result<Option<f64>, String> {
+pub fn check_count(stored: Stored, expected: usize) -> Result<Option<f64>, String> {
     if stored.applications != expected {
         return Err(format!(
             "{} applications stored, {expected} expected",

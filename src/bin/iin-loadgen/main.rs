@@ -3,8 +3,9 @@
 //! Each subcommand drives one flow of the gateway against a baseline measured
 //! in the same invocation, in alternating rounds, and prints per-round figures
 //! and their medians: `intake` (issue 2), `mvd` (leasing and completing,
-//! issue 3), `delivery` (issue 5), `shep` (the ШЭП envelope, issue 6); later
-//! flows get their own subcommand beside them.
+//! issue 3), `delivery` (issue 5), `shep` (the ШЭП envelope, issue 6), `tls`
+//! (mutual TLS beside plain HTTP, issue 8); later flows get their own
+//! subcommand beside them.
 //!
 //! Everything stays on the loopback interface, and every loop is bounded by a
 //! request count and a time limit.
@@ -20,12 +21,21 @@ mod mvd_http;
 mod mvd_queue;
 mod mvd_sql;
 mod pg_baseline;
+// The integration tests' certificate maker, shared rather than copied; the
+// load generator uses only part of it.
+#[allow(dead_code)]
+#[path = "../../../tests/it/support/pki.rs"]
+mod pki;
 mod registry;
 mod report;
 mod scratch;
 mod shep;
 mod sqlite_baseline;
 mod stats;
+mod tls;
+mod tls_certificates;
+mod tls_handshake;
+mod tls_report;
 mod work;
 
 use std::process::ExitCode;
@@ -60,6 +70,10 @@ enum Command {
     /// The outbox delivering pending notices to a local receiver that fails
     /// some first POSTs, and the receiver hit directly by the same client.
     Delivery(delivery::DeliveryArgs),
+    /// Intake over mutual TLS beside plain HTTP, through real gateways:
+    /// keep-alive throughput, and a new connection (a full handshake, or a
+    /// resumed one) per application.
+    Tls(tls::TlsArgs),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +88,7 @@ fn main() -> ExitCode {
         Command::Shep(args) => runtime.block_on(shep::run(args)),
         Command::Mvd(args) => runtime.block_on(mvd::run(args)),
         Command::Delivery(args) => runtime.block_on(delivery::run(args)),
+        Command::Tls(args) => runtime.block_on(tls::run(args)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

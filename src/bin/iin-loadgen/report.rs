@@ -1,5 +1,6 @@
 //! Printing what the rounds measured: every phase, then the medians across
-//! rounds and the gateway/baseline ratios, as Markdown tables.
+//! rounds and the throughput ratios between modes (gateway/baseline,
+//! mTLS/plain), as Markdown tables.
 
 use std::time::Duration;
 
@@ -20,9 +21,11 @@ impl Mode {
     }
 }
 
+#[derive(Clone)]
 pub struct PhaseResult {
     pub round: usize,
-    pub mode: Mode,
+    /// What ran, as printed: `gateway`, `baseline`, `plain`, `mTLS`, ...
+    pub mode: &'static str,
     pub summary: Summary,
     /// The gateway process's peak RSS; none for the in-process baseline.
     pub peak_rss_kib: Option<u64>,
@@ -47,7 +50,7 @@ pub fn one_line(r: &PhaseResult) -> String {
     format!(
         "round {} {:<8} {:>6} in {:>6.2} s: {:>8.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  peak RSS {} MiB  apps/commit {}",
         r.round,
-        r.mode.name(),
+        r.mode,
         s.count,
         s.elapsed.as_secs_f64(),
         s.per_second,
@@ -59,13 +62,27 @@ pub fn one_line(r: &PhaseResult) -> String {
     )
 }
 
-pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseResult]) {
-    println!("## intake on {store}, concurrency {concurrency}, {requests} applications per phase");
+/// A heading, the command line, then [`print_tables`] with the ratio
+/// `numerator/denominator` of two modes.
+pub fn print(heading: &str, results: &[PhaseResult], ratio: (&str, &str)) {
+    println!("## {heading}");
     println!();
+    print_command();
+    print_tables(results, &[ratio]);
+}
+
+/// The command line that produced the figures, and the CPUs it ran on.
+pub fn print_command() {
     let command: Vec<String> = std::env::args().collect();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("Command: `{}` ({cpus} CPUs)", command.join(" "));
     println!();
+}
+
+/// Every phase, the medians across rounds of each mode (in the order they
+/// first ran), and for each `(numerator, denominator)` pair of modes the
+/// throughput ratio of the medians and the ratio within each round.
+pub fn print_tables(results: &[PhaseResult], ratios: &[(&str, &str)]) {
     println!(
         "| round | mode | applications | seconds | applications/s | p50 ms | p99 ms | max ms | peak RSS MiB | apps/commit |"
     );
@@ -75,7 +92,7 @@ pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseR
         println!(
             "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {} |",
             r.round,
-            r.mode.name(),
+            r.mode,
             s.count,
             s.elapsed.as_secs_f64(),
             s.per_second,
@@ -91,15 +108,16 @@ pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseR
     println!();
     println!("| mode | applications/s | p50 ms | p99 ms | max ms | peak RSS MiB |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
-    let mut medians = Vec::new();
-    for mode in [Mode::Gateway, Mode::Baseline] {
-        let of: Vec<&PhaseResult> = results.iter().filter(|r| r.mode == mode).collect();
-        if of.is_empty() {
-            continue;
+    let mut modes: Vec<&str> = Vec::new();
+    for r in results {
+        if !modes.contains(&r.mode) {
+            modes.push(r.mode);
         }
+    }
+    for &mode in &modes {
+        let of: Vec<&PhaseResult> = results.iter().filter(|r| r.mode == mode).collect();
         let pick =
             |f: &dyn Fn(&PhaseResult) -> f64| median(&of.iter().map(|r| f(r)).collect::<Vec<_>>());
-        let rate = pick(&|r| r.summary.per_second);
         let rss_values: Vec<f64> = of
             .iter()
             .filter_map(|r| r.peak_rss_kib.map(|k| k as f64 / 1024.0))
@@ -111,33 +129,49 @@ pub fn print(store: &str, concurrency: usize, requests: usize, results: &[PhaseR
         };
         println!(
             "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {} |",
-            mode.name(),
-            rate,
+            mode,
+            pick(&|r| r.summary.per_second),
             pick(&|r| ms(r.summary.p50)),
             pick(&|r| ms(r.summary.p99)),
             pick(&|r| ms(r.summary.max)),
             peak,
         );
-        medians.push((mode, rate));
     }
-    if let [(Mode::Gateway, gateway), (Mode::Baseline, baseline)] = medians[..] {
-        let paired: Vec<f64> = results
+    for &(numerator, denominator) in ratios {
+        if let Some(line) = ratio_line(results, numerator, denominator) {
+            println!();
+            println!("{line}");
+        }
+    }
+}
+
+/// `Throughput a/b: 0.93x (ratio of medians); per round ...`, or nothing
+/// when either mode did not run.
+pub fn ratio_line(results: &[PhaseResult], numerator: &str, denominator: &str) -> Option<String> {
+    let rate = |mode: &str| {
+        let rates: Vec<f64> = results
             .iter()
-            .filter(|r| r.mode == Mode::Gateway)
-            .filter_map(|g| {
-                results
-                    .iter()
-                    .find(|b| b.mode == Mode::Baseline && b.round == g.round)
-                    .map(|b| g.summary.per_second / b.summary.per_second)
-            })
+            .filter(|r| r.mode == mode)
+            .map(|r| r.summary.per_second)
             .collect();
-        let rounds: Vec<String> = paired.iter().map(|r| format!("{r:.2}")).collect();
-        println!();
-        println!(
-            "Throughput gateway/baseline: {:.2}x (ratio of medians); per round {} (median {:.2}x)",
-            gateway / baseline,
-            rounds.join(", "),
-            median(&paired),
-        );
-    }
+        (!rates.is_empty()).then(|| median(&rates))
+    };
+    let (top, bottom) = (rate(numerator)?, rate(denominator)?);
+    let paired: Vec<f64> = results
+        .iter()
+        .filter(|r| r.mode == numerator)
+        .filter_map(|n| {
+            results
+                .iter()
+                .find(|d| d.mode == denominator && d.round == n.round)
+                .map(|d| n.summary.per_second / d.summary.per_second)
+        })
+        .collect();
+    let rounds: Vec<String> = paired.iter().map(|r| format!("{r:.2}")).collect();
+    Some(format!(
+        "Throughput {numerator}/{denominator}: {:.2}x (ratio of medians); per round {} (median {:.2}x)",
+        top / bottom,
+        rounds.join(", "),
+        median(&paired),
+    ))
 }

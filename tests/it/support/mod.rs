@@ -1,6 +1,7 @@
 //! What integration tests share: a fresh, empty store per test on either
 //! backend, and a look at its tables behind the trait's back.
 
+pub mod personal_data;
 pub mod pg_cluster;
 pub mod pki;
 

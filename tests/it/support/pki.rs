@@ -1,8 +1,12 @@
-//! Certificates made by the test: a CA, a server certificate for loopback,
+//! Certificates made at run time: a CA, a server certificate for loopback,
 //! client certificates (listed, unlisted, expired, from another CA,
-//! self-signed), written as PEM files into a temporary directory.
+//! self-signed), written as PEM files into a directory the caller owns.
+//!
+//! Shared by the integration tests and by `iin-loadgen tls` (which includes
+//! this file with `#[path]`), so it uses only rcgen, `time` and std: no test
+//! crate. No key is ever committed; every run makes its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -10,11 +14,11 @@ use rcgen::{
 };
 
 pub struct Pki {
-    pub dir: tempfile::TempDir,
+    dir: PathBuf,
     ca: CertifiedIssuer<'static, KeyPair>,
 }
 
-/// A certificate and key on disk, and the key in PEM for a client.
+/// A certificate and its key on disk (PEM).
 pub struct Issued {
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -29,23 +33,30 @@ fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
 }
 
 impl Pki {
-    pub fn new() -> Pki {
+    /// A new CA whose files go into `dir`, an existing directory that the
+    /// caller removes (a test's temporary directory).
+    pub fn in_dir(dir: &Path) -> Pki {
         let pki = Pki {
-            dir: tempfile::tempdir().unwrap(),
+            dir: dir.to_owned(),
             ca: ca("iin-gateway test CA"),
         };
         std::fs::write(pki.ca_file(), pki.ca.pem()).unwrap();
         pki
     }
 
+    /// Where the files are.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn ca_file(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
+        self.dir.join("ca.pem")
     }
 
     fn write(&self, name: &str, cert: &str, key: &KeyPair) -> Issued {
         let issued = Issued {
-            cert: self.dir.path().join(format!("{name}.pem")),
-            key: self.dir.path().join(format!("{name}-key.pem")),
+            cert: self.dir.join(format!("{name}.pem")),
+            key: self.dir.join(format!("{name}-key.pem")),
         };
         std::fs::write(&issued.cert, cert).unwrap();
         std::fs::write(&issued.key, key.serialize_pem()).unwrap();
