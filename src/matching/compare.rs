@@ -1,7 +1,7 @@
 //! Per-field comparators: how far two values of one field agree, as a level
 //! that the Fellegi-Sunter weights of `score` turn into evidence.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::config::NameThresholds;
@@ -10,7 +10,7 @@ use super::prepared::{Form, PreparedName};
 use super::similarity::{jaro_winkler, levenshtein};
 
 /// How far two values of a field agree. Each field uses some of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Level {
     /// Names: a spelling of one equals a spelling of the other, tokens in any

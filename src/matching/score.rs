@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::compare::{
     Level, NameComparison, compare_birth_dates, compare_documents, compare_names, compare_values,
@@ -18,7 +18,7 @@ use super::config::{Field, MatchingConfig};
 use super::prepared::PreparedIdentity;
 
 /// What the gateway does with an applicant and one registry person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
     /// Below the POSSIBLE threshold: not the same person.
@@ -40,7 +40,7 @@ impl Outcome {
 }
 
 /// One field's part in a decision.
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldExplanation {
     pub field: Field,
     pub level: Level,
@@ -64,7 +64,7 @@ impl fmt::Debug for FieldExplanation {
 }
 
 /// The decision on an applicant and one registry person.
-#[derive(Clone, PartialEq, Serialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
     pub outcome: Outcome,
     /// The sum of the field weights, in bits.

@@ -23,6 +23,7 @@ pub mod postgres_statements {
 mod sqlite_delivery;
 mod sqlite_mvd;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -282,6 +283,14 @@ pub trait Store: Send + Sync + 'static {
         application_number: &str,
     ) -> Result<Vec<DuplicateCandidate>, StoreError>;
 
+    /// The duplicate candidates of each of these applications, in one read
+    /// (a leased batch's): by application number, each list best first;
+    /// an application stored without candidates is left out.
+    async fn duplicate_candidates_for(
+        &self,
+        application_numbers: &[String],
+    ) -> Result<HashMap<String, Vec<DuplicateCandidate>>, StoreError>;
+
     /// The screening recorded with the answer to a message (for a 409
     /// IIN_ALREADY_REGISTERED: the MATCH and its reasons), best first.
     async fn screening(
@@ -476,6 +485,17 @@ impl std::fmt::Debug for DuplicateCandidate {
             .field("outcome", &self.outcome)
             .finish_non_exhaustive()
     }
+}
+
+/// Groups `(application number, candidate)` rows read in rank order.
+fn by_application(
+    rows: impl IntoIterator<Item = (String, DuplicateCandidate)>,
+) -> HashMap<String, Vec<DuplicateCandidate>> {
+    let mut grouped: HashMap<String, Vec<DuplicateCandidate>> = HashMap::new();
+    for (number, candidate) in rows {
+        grouped.entry(number).or_default().push(candidate);
+    }
+    grouped
 }
 
 /// Sex as stored: `M`, `F` or NULL.

@@ -23,8 +23,8 @@ use super::migrations::{self, POSTGRES};
 use super::{
     ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
     NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoreOptions, StoredAnswer,
-    Transition, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
-    parse_state, sex_code, stored_answer,
+    Transition, by_application, check_batch, current, distinct_persons, json_list, parse_json_list,
+    parse_sex, parse_state, sex_code, stored_answer,
 };
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
@@ -688,6 +688,40 @@ impl Store for PgStore {
             &[&application_number],
         )
         .await
+    }
+
+    async fn duplicate_candidates_for(
+        &self,
+        application_numbers: &[String],
+    ) -> Result<HashMap<String, Vec<DuplicateCandidate>>, StoreError> {
+        if application_numbers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT application_number, iin, score, outcome, explanation
+                 FROM duplicate_candidates
+                 WHERE application_number = ANY($1::text[])
+                 ORDER BY application_number, rank",
+            )
+            .await
+            .map_err(pg_error)?;
+        let rows = client
+            .query(&statement, &[&application_numbers])
+            .await
+            .map_err(pg_error)?;
+        Ok(by_application(rows.iter().map(|row| {
+            (
+                row.get(0),
+                DuplicateCandidate {
+                    iin: row.get(1),
+                    score: row.get(2),
+                    outcome: row.get(3),
+                    explanation: row.get(4),
+                },
+            )
+        })))
     }
 
     async fn screening(

@@ -8,6 +8,7 @@
 //! before it returns, so an answer is never sent for a write a power cut could
 //! undo.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -22,8 +23,8 @@ use super::migrations::{self, SQLITE};
 use super::{
     ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
     NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer, Transition,
-    check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex, parse_state,
-    sex_code, stored_answer,
+    by_application, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
+    parse_state, sex_code, stored_answer,
 };
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
@@ -579,6 +580,45 @@ impl Store for SqliteStore {
              WHERE application_number = ?1 ORDER BY rank",
             vec![application_number.to_owned()],
         )
+        .await
+    }
+
+    async fn duplicate_candidates_for(
+        &self,
+        application_numbers: &[String],
+    ) -> Result<HashMap<String, Vec<DuplicateCandidate>>, StoreError> {
+        if application_numbers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let numbers = serde_json::to_string(application_numbers).expect("strings serialize");
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT application_number, iin, score, outcome, explanation
+                     FROM duplicate_candidates
+                     WHERE application_number IN (SELECT value FROM json_each(?1))
+                     ORDER BY application_number, rank",
+                )
+                .map_err(sql_error)?;
+            let rows = statement
+                .query_map([&numbers], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        DuplicateCandidate {
+                            iin: row.get(1)?,
+                            score: row.get(2)?,
+                            outcome: row.get(3)?,
+                            explanation: row.get(4)?,
+                        },
+                    ))
+                })
+                .map_err(sql_error)?;
+            Ok(by_application(
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?,
+            ))
+        })
         .await
     }
 
