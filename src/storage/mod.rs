@@ -270,7 +270,10 @@ pub trait Store: Send + Sync + 'static {
     async fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError>;
 
     /// The registry persons sharing any of the blocking keys, most shared
-    /// keys first, at most `limit`: one lookup of the key index.
+    /// keys first (then by IIN), at most `limit`: one lookup of the key
+    /// index. Each key counts at most its first [`KEY_BLOCK_CAP`] persons
+    /// (by IIN), so that a key shared by a crowd (a common birth date
+    /// written as 1 January) costs a bounded read.
     async fn registry_candidates(
         &self,
         keys: &[KeyHash],
@@ -396,6 +399,12 @@ impl NewAnswer {
         }
     }
 }
+
+/// The most registry persons one blocking key brings to a candidate lookup.
+/// Far above the blocks a key of the generated 1,000,000-person registry has
+/// (the largest, a surname skeleton and birth year, holds 611): a guard
+/// against a key that a crowd shares, not a filter.
+pub const KEY_BLOCK_CAP: i64 = 1_000;
 
 /// A blocking key as stored: a keyed 64-bit hash of a
 /// `matching::BlockingKey` (see `registry::keys`). Only equality is asked of

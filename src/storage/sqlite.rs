@@ -21,10 +21,10 @@ use crate::domain::lifecycle::State;
 
 use super::migrations::{self, SQLITE};
 use super::{
-    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
-    NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer, Transition,
-    by_application, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
-    parse_state, sex_code, stored_answer,
+    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KEY_BLOCK_CAP, KeyHash,
+    NewAnswer, NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer,
+    Transition, by_application, check_batch, current, distinct_persons, json_list, parse_json_list,
+    parse_sex, parse_state, sex_code, stored_answer,
 };
 use super::{
     ClaimedNotice, DeliveryResult, DueStep, FeedNotice, NoticeClaim, NoticeDelivery, NoticeState,
@@ -525,7 +525,7 @@ impl Store for SqliteStore {
             let conn = lock(&reader);
             let mut statement = conn.prepare_cached(CANDIDATES).map_err(sql_error)?;
             let rows = statement
-                .query_map(params![keys, limit as i64], |row| {
+                .query_map(params![keys, limit as i64, KEY_BLOCK_CAP], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
@@ -663,14 +663,20 @@ impl SqliteStore {
 }
 
 /// The persons sharing any key, most shared keys first: a lookup of the
-/// `registry_keys` primary key per key, then the persons by primary key.
+/// `registry_keys` primary key per key, each key's first `?3` entries
+/// (`KEY_BLOCK_CAP`) counted, then the persons by primary key.
 const CANDIDATES: &str = "
-WITH hits AS (
-    SELECT k.iin, count(*) AS shared
+WITH entries AS (
+    SELECT k.iin, row_number() OVER (PARTITION BY k.key ORDER BY k.iin) AS n
     FROM registry_keys k
     WHERE k.key IN (SELECT value FROM json_each(?1))
-    GROUP BY k.iin
-    ORDER BY shared DESC, k.iin
+),
+hits AS (
+    SELECT iin, count(*) AS shared
+    FROM entries
+    WHERE n <= ?3
+    GROUP BY iin
+    ORDER BY shared DESC, iin
     LIMIT ?2
 )
 SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,

@@ -288,7 +288,7 @@ async fn candidate_lookup(backend: Backend) {
         let plan: Vec<String> = client
             .query(
                 &format!("EXPLAIN {}", iin_gateway::storage::postgres::CANDIDATES),
-                &[&keys, &500i64],
+                &[&keys, &500i64, &iin_gateway::storage::KEY_BLOCK_CAP],
             )
             .await
             .unwrap()
@@ -304,6 +304,61 @@ async fn candidate_lookup(backend: Backend) {
         );
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
+}
+
+/// A key shared by more persons than `KEY_BLOCK_CAP` brings only the first
+/// of them (by IIN) to a lookup.
+async fn a_crowded_key_is_cut(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hasher = KeyHasher::new("");
+    let cap = iin_gateway::storage::KEY_BLOCK_CAP as usize;
+    let born = date!(1980 - 05 - 20);
+    let crowd: Vec<RegistryPerson> = (0..cap as u64 + 100)
+        .map(|i| {
+            // Every name different: only the birth date and sex are shared.
+            let name = format!("P{}Q{}", i / 26, char::from(b'A' + (i % 26) as u8));
+            person(
+                30_000_000_000 + i * 17,
+                &name,
+                &name,
+                born,
+                &format!("D{i:07}"),
+            )
+        })
+        .collect();
+    db.store
+        .upsert_registry_persons(&keyed_batch(crowd.clone(), &hasher), None)
+        .await
+        .unwrap();
+    let query = PreparedIdentity::new(&Identity {
+        surname: vec!["OKONKWO".into()],
+        given_names: vec!["CHIDI".into()],
+        patronymic: vec![],
+        birth_date: born,
+        sex: Some(iin_gateway::domain::application::Sex::Male),
+        citizenship: None,
+        document_numbers: vec!["X0000001".into()],
+    });
+    let found = db
+        .store
+        .registry_candidates(&hasher.keys_of(&query), 5 * cap)
+        .await
+        .unwrap();
+    let mut expected: Vec<&String> = crowd.iter().map(|p| &p.iin).collect();
+    expected.sort();
+    expected.truncate(cap);
+    let found: Vec<&String> = found.iter().map(|p| &p.iin).collect();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn a_crowded_key_is_cut_on_sqlite() {
+    a_crowded_key_is_cut(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_crowded_key_is_cut_on_postgres() {
+    a_crowded_key_is_cut(Backend::Postgres).await;
 }
 
 #[tokio::test]
