@@ -1,16 +1,16 @@
 //! Per-field comparators: how far two values of one field agree, as a level
 //! that the Fellegi-Sunter weights of `score` turn into evidence.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 
 use super::config::NameThresholds;
 use super::normalize::Source;
 use super::prepared::{Form, PreparedName};
-use super::similarity::{jaro_winkler, levenshtein};
+use super::similarity::{jaro_winkler, levenshtein, within_one_edit};
 
 /// How far two values of a field agree. Each field uses some of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Level {
     /// Names: a spelling of one equals a spelling of the other, tokens in any
@@ -57,6 +57,54 @@ impl Level {
     }
 }
 
+/// Where two names met, without copying them: the level, and the two
+/// spellings that reached it (the left one's tokens in the order that met).
+/// Enough to score; [`NameMatch::comparison`] makes the explanation.
+#[derive(Clone, Copy)]
+pub struct NameMatch<'a> {
+    pub level: Level,
+    /// `None` when a side has no name (`Missing`).
+    met: Option<(&'a Form, usize, &'a Form)>,
+    /// How the tokens met: "", "reordered", "joined/split", "subset".
+    note: &'static str,
+}
+
+impl<'a> NameMatch<'a> {
+    fn missing() -> NameMatch<'a> {
+        NameMatch {
+            level: Level::Missing,
+            met: None,
+            note: "",
+        }
+    }
+
+    fn met(level: Level, a: &'a Form, order: usize, b: &'a Form, note: &'static str) -> Self {
+        NameMatch {
+            level,
+            met: Some((a, order, b)),
+            note,
+        }
+    }
+
+    /// The comparison with the spellings that met, for an explanation.
+    pub fn comparison(&self) -> NameComparison {
+        let Some((a, order, b)) = self.met else {
+            return NameComparison::missing();
+        };
+        let left = a.orders[order].clone();
+        NameComparison {
+            level: self.level,
+            jaro_winkler: jaro_winkler(&left, &b.joined),
+            edits: levenshtein(&left, &b.joined),
+            left,
+            right: b.joined.clone(),
+            left_source: Some(a.source),
+            right_source: Some(b.source),
+            note: self.note,
+        }
+    }
+}
+
 /// The outcome of comparing two names: the level and the pair of spellings
 /// that reached it.
 #[derive(Clone)]
@@ -84,20 +132,6 @@ impl NameComparison {
             left_source: None,
             right_source: None,
             note: "",
-        }
-    }
-
-    fn met(level: Level, a: &Form, order: usize, b: &Form, note: &'static str) -> NameComparison {
-        let left = a.orders[order].clone();
-        NameComparison {
-            level,
-            jaro_winkler: jaro_winkler(&left, &b.joined),
-            edits: levenshtein(&left, &b.joined),
-            left,
-            right: b.joined.clone(),
-            left_source: Some(a.source),
-            right_source: Some(b.source),
-            note,
         }
     }
 
@@ -163,8 +197,18 @@ pub fn compare_names(
     b: &PreparedName,
     thresholds: &NameThresholds,
 ) -> NameComparison {
+    match_names(a, b, thresholds).comparison()
+}
+
+/// [`compare_names`] without the explanation: the level and where the names
+/// met, copying nothing (the scoring of every candidate runs this).
+pub fn match_names<'a>(
+    a: &'a PreparedName,
+    b: &'a PreparedName,
+    thresholds: &NameThresholds,
+) -> NameMatch<'a> {
     if a.is_empty() || b.is_empty() {
-        return NameComparison::missing();
+        return NameMatch::missing();
     }
     let pairs = || {
         a.forms
@@ -184,16 +228,16 @@ pub fn compare_names(
         }
     }
     if let Some((fa, order, fb)) = exact {
-        return NameComparison::met(Level::Exact, fa, order, fb, token_note(fa, order, fb));
+        return NameMatch::met(Level::Exact, fa, order, fb, token_note(fa, order, fb));
     }
     for (fa, fb) in pairs() {
         if let Some(order) = fa.skeletons.iter().position(|s| *s == fb.skeletons[0]) {
-            return NameComparison::met(Level::Phonetic, fa, order, fb, token_note(fa, order, fb));
+            return NameMatch::met(Level::Phonetic, fa, order, fb, token_note(fa, order, fb));
         }
     }
     for (fa, fb) in pairs() {
         if is_subset(fa, fb) {
-            return NameComparison::met(Level::Subset, fa, 0, fb, "subset");
+            return NameMatch::met(Level::Subset, fa, 0, fb, "subset");
         }
     }
     let mut best: Option<(f64, &Form, usize, &Form)> = None;
@@ -206,17 +250,16 @@ pub fn compare_names(
         }
     }
     let (jw, fa, order, fb) = best.expect("both names have a spelling");
-    let mut comparison =
-        NameComparison::met(Level::Disagree, fa, order, fb, token_note(fa, order, fb));
-    let shortest = comparison.left.len().min(comparison.right.len());
-    comparison.level = if jw >= thresholds.close || (comparison.edits <= 1 && shortest >= 5) {
+    let left = &fa.orders[order];
+    let shortest = left.len().min(fb.joined.len());
+    let level = if jw >= thresholds.close || (shortest >= 5 && within_one_edit(left, &fb.joined)) {
         Level::Close
     } else if jw >= thresholds.similar {
         Level::Similar
     } else {
         Level::Disagree
     };
-    comparison
+    NameMatch::met(level, fa, order, fb, token_note(fa, order, fb))
 }
 
 /// Birth dates: exact, day and month swapped (a US-style form filled in
@@ -260,7 +303,8 @@ pub fn compare_documents(a: &[String], b: &[String]) -> Level {
     let pairs = || a.iter().flat_map(|x| b.iter().map(move |y| (x, y)));
     if pairs().any(|(x, y)| x == y) {
         Level::Exact
-    } else if pairs().any(|(x, y)| x.len().min(y.len()) >= 6 && levenshtein(x, y) == 1) {
+    // No pair is equal here, so one edit at most is exactly one.
+    } else if pairs().any(|(x, y)| x.len().min(y.len()) >= 6 && within_one_edit(x, y)) {
         Level::OneEdit
     } else {
         Level::Disagree

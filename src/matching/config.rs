@@ -213,7 +213,7 @@ fn disagreement(levels: &[(&str, Probabilities)]) -> f64 {
 }
 
 /// The field a weight belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Field {
     Surname,

@@ -42,4 +42,6 @@ pub use config::{Field, MatchingConfig, MatchingConfigError};
 pub use eval::{EvaluationReport, evaluate};
 pub use identity::Identity;
 pub use prepared::PreparedIdentity;
-pub use score::{Decision, FieldExplanation, Outcome, same_person, score, screen};
+pub use score::{
+    Decision, FieldExplanation, Outcome, may_be_flagged, same_person, score, score_bound, screen,
+};

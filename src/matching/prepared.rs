@@ -50,6 +50,14 @@ fn index_permutations(n: usize) -> Vec<Vec<usize>> {
 }
 
 fn orders(tokens: &[String]) -> Vec<String> {
+    // Most names have one or two tokens: their orders without the general
+    // machinery below (same result).
+    match tokens {
+        [one] => return vec![one.clone()],
+        [a, b] if a == b => return vec![tokens.concat()],
+        [a, b] => return vec![tokens.concat(), format!("{b}{a}")],
+        _ => {}
+    }
     let mut joined = vec![tokens.concat()];
     if tokens.len() <= MAX_PERMUTED_TOKENS {
         for p in index_permutations(tokens.len()) {
@@ -72,7 +80,7 @@ impl Form {
         let orders = orders(&spelling.tokens);
         Form {
             source: spelling.source,
-            joined: spelling.tokens.concat(),
+            joined: orders[0].clone(),
             skeletons: orders.iter().map(|o| skeleton(o)).collect(),
             token_skeletons: spelling.tokens.iter().map(|t| skeleton(t)).collect(),
             orders,
@@ -145,13 +153,6 @@ pub struct PreparedIdentity {
 
 impl PreparedIdentity {
     pub fn new(identity: &Identity) -> PreparedIdentity {
-        let mut documents: Vec<String> = Vec::new();
-        for number in &identity.document_numbers {
-            let number = normalize::document_number(number);
-            if !number.is_empty() && !documents.contains(&number) {
-                documents.push(number);
-            }
-        }
         PreparedIdentity {
             surname: PreparedName::new(&identity.surname),
             given_names: PreparedName::new(&identity.given_names),
@@ -159,9 +160,21 @@ impl PreparedIdentity {
             birth_date: identity.birth_date,
             sex: identity.sex,
             citizenship: identity.citizenship,
-            documents,
+            documents: documents_of(&identity.document_numbers),
         }
     }
+}
+
+/// Document numbers normalised, without empties and repeats.
+pub(crate) fn documents_of(numbers: &[String]) -> Vec<String> {
+    let mut documents: Vec<String> = Vec::new();
+    for number in numbers {
+        let number = normalize::document_number(number);
+        if !number.is_empty() && !documents.contains(&number) {
+            documents.push(number);
+        }
+    }
+    documents
 }
 
 /// Version tag of [`PreparedIdentity::stored_spellings`].
@@ -237,19 +250,15 @@ impl PreparedIdentity {
             }
             Some(PreparedName::from_spellings(spellings))
         };
-        let surname = part()?;
-        let given_names = part()?;
-        let patronymic = part()?;
-        let mut prepared = PreparedIdentity::new(&Identity {
-            surname: Vec::new(),
-            given_names: Vec::new(),
-            patronymic: Vec::new(),
-            ..identity.clone()
-        });
-        prepared.surname = surname;
-        prepared.given_names = given_names;
-        prepared.patronymic = patronymic;
-        Some(prepared)
+        Some(PreparedIdentity {
+            surname: part()?,
+            given_names: part()?,
+            patronymic: part()?,
+            birth_date: identity.birth_date,
+            sex: identity.sex,
+            citizenship: identity.citizenship,
+            documents: documents_of(&identity.document_numbers),
+        })
     }
 }
 

@@ -9,7 +9,9 @@ pub mod import;
 pub mod keys;
 
 use crate::domain::country::CountryCode;
-use crate::matching::{Identity, PreparedIdentity};
+use crate::matching::{
+    Decision, Identity, MatchingConfig, PreparedIdentity, may_be_flagged, screen,
+};
 use crate::storage::{NewRegistryPerson, RegistryPerson};
 
 pub use keys::KeyHasher;
@@ -56,7 +58,32 @@ pub fn formed_person(iin: &str, identity: &Identity, hasher: &KeyHasher) -> NewR
 /// them when there are any (the usual case: no transliteration per check),
 /// else from their names.
 pub fn prepared_of(person: &RegistryPerson) -> PreparedIdentity {
-    let identity = identity_of(person);
-    PreparedIdentity::from_stored_spellings(&person.spellings, &identity)
-        .unwrap_or_else(|| PreparedIdentity::new(&identity))
+    prepared_from(person, &identity_of(person))
+}
+
+fn prepared_from(person: &RegistryPerson, identity: &Identity) -> PreparedIdentity {
+    PreparedIdentity::from_stored_spellings(&person.spellings, identity)
+        .unwrap_or_else(|| PreparedIdentity::new(identity))
+}
+
+/// The duplicate check of an applicant against the registry persons its
+/// blocking keys found: the MATCH and POSSIBLE decisions, best first, each
+/// with the index of its person. A person whose birth date, sex,
+/// citizenship and documents leave no score that names could lift to
+/// POSSIBLE is not prepared at all (`may_be_flagged`): the decisions are
+/// those of scoring every person, for less work.
+pub fn screen_persons(
+    query: &PreparedIdentity,
+    persons: &[RegistryPerson],
+    config: &MatchingConfig,
+) -> Vec<(usize, Decision)> {
+    let prepared: Vec<(usize, PreparedIdentity)> = persons
+        .iter()
+        .enumerate()
+        .filter_map(|(i, person)| {
+            let identity = identity_of(person);
+            may_be_flagged(query, &identity, config).then(|| (i, prepared_from(person, &identity)))
+        })
+        .collect();
+    screen(query, prepared.iter().map(|(i, p)| (*i, p)), config)
 }

@@ -4,8 +4,8 @@
 //! write, and what it finds is stored with the answer.
 
 use crate::domain::application::Application;
-use crate::matching::{Decision, Identity, Outcome, PreparedIdentity, screen};
-use crate::registry::prepared_of;
+use crate::matching::{Decision, Identity, Outcome, PreparedIdentity};
+use crate::registry::screen_persons;
 use crate::storage::{DuplicateCandidate, StoreError};
 
 use super::Gateway;
@@ -30,8 +30,7 @@ impl Gateway {
             .store
             .registry_candidates(&keys, self.matching.max_candidates)
             .await?;
-        let prepared: Vec<PreparedIdentity> = persons.iter().map(prepared_of).collect();
-        let flagged = screen(&query, prepared.iter().enumerate(), &self.matching.config);
+        let flagged = screen_persons(&query, &persons, &self.matching.config);
         let mut stored = flagged
             .into_iter()
             .map(|(i, decision)| candidate(&persons[i].iin, &decision));

@@ -372,6 +372,15 @@ mod tests {
         ) -> Result<Vec<crate::storage::DuplicateCandidate>, StoreError> {
             Ok(Vec::new())
         }
+        async fn duplicate_candidates_for(
+            &self,
+            _: &[String],
+        ) -> Result<
+            std::collections::HashMap<String, Vec<crate::storage::DuplicateCandidate>>,
+            StoreError,
+        > {
+            Ok(std::collections::HashMap::new())
+        }
         async fn screening(
             &self,
             _: &str,

@@ -29,6 +29,7 @@ mod sqlite_audit;
 mod sqlite_delivery;
 mod sqlite_mvd;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -302,7 +303,10 @@ pub trait Store: Send + Sync + 'static {
     async fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError>;
 
     /// The registry persons sharing any of the blocking keys, most shared
-    /// keys first, at most `limit`: one lookup of the key index.
+    /// keys first (then by IIN), at most `limit`: one lookup of the key
+    /// index. Each key counts at most its first [`KEY_BLOCK_CAP`] persons
+    /// (by IIN), so that a key shared by a crowd (a common birth date
+    /// written as 1 January) costs a bounded read.
     async fn registry_candidates(
         &self,
         keys: &[KeyHash],
@@ -314,6 +318,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         application_number: &str,
     ) -> Result<Vec<DuplicateCandidate>, StoreError>;
+
+    /// The duplicate candidates of each of these applications, in one read
+    /// (a leased batch's): by application number, each list best first;
+    /// an application stored without candidates is left out.
+    async fn duplicate_candidates_for(
+        &self,
+        application_numbers: &[String],
+    ) -> Result<HashMap<String, Vec<DuplicateCandidate>>, StoreError>;
 
     /// The screening recorded with the answer to a message (for a 409
     /// IIN_ALREADY_REGISTERED: the MATCH and its reasons), best first.
@@ -443,6 +455,12 @@ impl NewAnswer {
     }
 }
 
+/// The most registry persons one blocking key brings to a candidate lookup.
+/// Far above the blocks a key of the generated 1,000,000-person registry has
+/// (the largest, a surname skeleton and birth year, holds 611): a guard
+/// against a key that a crowd shares, not a filter.
+pub const KEY_BLOCK_CAP: i64 = 1_000;
+
 /// A blocking key as stored: a keyed 64-bit hash of a
 /// `matching::BlockingKey` (see `registry::keys`). Only equality is asked of
 /// it; a rare collision only adds a candidate that scoring then rejects.
@@ -531,6 +549,17 @@ impl std::fmt::Debug for DuplicateCandidate {
             .field("outcome", &self.outcome)
             .finish_non_exhaustive()
     }
+}
+
+/// Groups `(application number, candidate)` rows read in rank order.
+fn by_application(
+    rows: impl IntoIterator<Item = (String, DuplicateCandidate)>,
+) -> HashMap<String, Vec<DuplicateCandidate>> {
+    let mut grouped: HashMap<String, Vec<DuplicateCandidate>> = HashMap::new();
+    for (number, candidate) in rows {
+        grouped.entry(number).or_default().push(candidate);
+    }
+    grouped
 }
 
 /// Sex as stored: `M`, `F` or NULL.

@@ -21,10 +21,10 @@ use tokio_postgres::error::SqlState;
 
 use super::migrations::{self, POSTGRES};
 use super::{
-    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
-    NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoreOptions, StoredAnswer,
-    Transition, check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex,
-    parse_state, sex_code, stored_answer,
+    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KEY_BLOCK_CAP, KeyHash,
+    NewAnswer, NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoreOptions,
+    StoredAnswer, Transition, by_application, check_batch, current, distinct_persons, json_list,
+    parse_json_list, parse_sex, parse_state, sex_code, stored_answer,
 };
 use super::{AuditState, SealPass};
 use super::{
@@ -730,7 +730,7 @@ impl Store for PgStore {
         let client = self.client().await?;
         let statement = client.prepare_cached(CANDIDATES).await.map_err(pg_error)?;
         let rows = client
-            .query(&statement, &[&keys, &(limit as i64)])
+            .query(&statement, &[&keys, &(limit as i64), &KEY_BLOCK_CAP])
             .await
             .map_err(pg_error)?;
         rows.iter()
@@ -761,6 +761,40 @@ impl Store for PgStore {
             &[&application_number],
         )
         .await
+    }
+
+    async fn duplicate_candidates_for(
+        &self,
+        application_numbers: &[String],
+    ) -> Result<HashMap<String, Vec<DuplicateCandidate>>, StoreError> {
+        if application_numbers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT application_number, iin, score, outcome, explanation
+                 FROM duplicate_candidates
+                 WHERE application_number = ANY($1::text[])
+                 ORDER BY application_number, rank",
+            )
+            .await
+            .map_err(pg_error)?;
+        let rows = client
+            .query(&statement, &[&application_numbers])
+            .await
+            .map_err(pg_error)?;
+        Ok(by_application(rows.iter().map(|row| {
+            (
+                row.get(0),
+                DuplicateCandidate {
+                    iin: row.get(1),
+                    score: row.get(2),
+                    outcome: row.get(3),
+                    explanation: row.get(4),
+                },
+            )
+        })))
     }
 
     async fn screening(
@@ -815,15 +849,18 @@ impl PgStore {
 }
 
 /// The persons sharing any key, most shared keys first. The inner query reads
-/// only the `registry_keys` primary key (an index-only scan per key); the
-/// persons are then fetched by primary key.
+/// only the `registry_keys` primary key: one index-only scan per key, cut at
+/// `$3` entries (`KEY_BLOCK_CAP`); the persons are then fetched by primary
+/// key.
 pub const CANDIDATES: &str = "
 WITH hits AS (
-    SELECT iin, count(*) AS shared
-    FROM registry_keys
-    WHERE key = ANY($1::int8[])
-    GROUP BY iin
-    ORDER BY shared DESC, iin
+    SELECT k.iin, count(*) AS shared
+    FROM unnest($1::int8[]) AS q(key)
+    CROSS JOIN LATERAL (
+        SELECT r.iin FROM registry_keys r WHERE r.key = q.key ORDER BY r.iin LIMIT $3
+    ) AS k
+    GROUP BY k.iin
+    ORDER BY shared DESC, k.iin
     LIMIT $2
 )
 SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,

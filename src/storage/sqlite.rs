@@ -8,6 +8,7 @@
 //! before it returns, so an answer is never sent for a write a power cut could
 //! undo.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -20,10 +21,10 @@ use crate::domain::lifecycle::State;
 
 use super::migrations::{self, SQLITE};
 use super::{
-    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KeyHash, NewAnswer,
-    NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer, Transition,
-    check_batch, current, distinct_persons, json_list, parse_json_list, parse_sex, parse_state,
-    sex_code, stored_answer,
+    ApplicationRecord, DuplicateCandidate, ImportCounts, ImportMark, KEY_BLOCK_CAP, KeyHash,
+    NewAnswer, NewRegistryPerson, Recorded, RegistryPerson, Store, StoreError, StoredAnswer,
+    Transition, by_application, check_batch, current, distinct_persons, json_list, parse_json_list,
+    parse_sex, parse_state, sex_code, stored_answer,
 };
 use super::{AuditState, SealPass};
 use super::{
@@ -545,7 +546,7 @@ impl Store for SqliteStore {
             let conn = lock(&reader);
             let mut statement = conn.prepare_cached(CANDIDATES).map_err(sql_error)?;
             let rows = statement
-                .query_map(params![keys, limit as i64], |row| {
+                .query_map(params![keys, limit as i64, KEY_BLOCK_CAP], |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, String>(1)?,
@@ -600,6 +601,45 @@ impl Store for SqliteStore {
              WHERE application_number = ?1 ORDER BY rank",
             vec![application_number.to_owned()],
         )
+        .await
+    }
+
+    async fn duplicate_candidates_for(
+        &self,
+        application_numbers: &[String],
+    ) -> Result<HashMap<String, Vec<DuplicateCandidate>>, StoreError> {
+        if application_numbers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let numbers = serde_json::to_string(application_numbers).expect("strings serialize");
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let conn = lock(&reader);
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT application_number, iin, score, outcome, explanation
+                     FROM duplicate_candidates
+                     WHERE application_number IN (SELECT value FROM json_each(?1))
+                     ORDER BY application_number, rank",
+                )
+                .map_err(sql_error)?;
+            let rows = statement
+                .query_map([&numbers], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        DuplicateCandidate {
+                            iin: row.get(1)?,
+                            score: row.get(2)?,
+                            outcome: row.get(3)?,
+                            explanation: row.get(4)?,
+                        },
+                    ))
+                })
+                .map_err(sql_error)?;
+            Ok(by_application(
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?,
+            ))
+        })
         .await
     }
 
@@ -662,14 +702,20 @@ impl SqliteStore {
 }
 
 /// The persons sharing any key, most shared keys first: a lookup of the
-/// `registry_keys` primary key per key, then the persons by primary key.
+/// `registry_keys` primary key per key, each key's first `?3` entries
+/// (`KEY_BLOCK_CAP`) counted, then the persons by primary key.
 const CANDIDATES: &str = "
-WITH hits AS (
-    SELECT k.iin, count(*) AS shared
+WITH entries AS (
+    SELECT k.iin, row_number() OVER (PARTITION BY k.key ORDER BY k.iin) AS n
     FROM registry_keys k
     WHERE k.key IN (SELECT value FROM json_each(?1))
-    GROUP BY k.iin
-    ORDER BY shared DESC, k.iin
+),
+hits AS (
+    SELECT iin, count(*) AS shared
+    FROM entries
+    WHERE n <= ?3
+    GROUP BY iin
+    ORDER BY shared DESC, iin
     LIMIT ?2
 )
 SELECT p.iin, p.surname, p.given_names, p.patronymic, p.birth_date, p.sex, p.citizenship,

@@ -10,7 +10,7 @@ use iin_gateway::domain::iin::Iin;
 use iin_gateway::matching::{Identity, PreparedIdentity};
 use iin_gateway::registry::KeyHasher;
 use iin_gateway::registry::import::{ImportObserver, import_file, keyed_batch};
-use iin_gateway::storage::RegistryPerson;
+use iin_gateway::storage::{DuplicateCandidate, RegistryPerson};
 use time::macros::date;
 
 use crate::app::TestApp;
@@ -288,7 +288,7 @@ async fn candidate_lookup(backend: Backend) {
         let plan: Vec<String> = client
             .query(
                 &format!("EXPLAIN {}", iin_gateway::storage::postgres::CANDIDATES),
-                &[&keys, &500i64],
+                &[&keys, &500i64, &iin_gateway::storage::KEY_BLOCK_CAP],
             )
             .await
             .unwrap()
@@ -304,6 +304,61 @@ async fn candidate_lookup(backend: Backend) {
         );
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
+}
+
+/// A key shared by more persons than `KEY_BLOCK_CAP` brings only the first
+/// of them (by IIN) to a lookup.
+async fn a_crowded_key_is_cut(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let hasher = KeyHasher::new("");
+    let cap = iin_gateway::storage::KEY_BLOCK_CAP as usize;
+    let born = date!(1980 - 05 - 20);
+    let crowd: Vec<RegistryPerson> = (0..cap as u64 + 100)
+        .map(|i| {
+            // Every name different: only the birth date and sex are shared.
+            let name = format!("P{}Q{}", i / 26, char::from(b'A' + (i % 26) as u8));
+            person(
+                30_000_000_000 + i * 17,
+                &name,
+                &name,
+                born,
+                &format!("D{i:07}"),
+            )
+        })
+        .collect();
+    db.store
+        .upsert_registry_persons(&keyed_batch(crowd.clone(), &hasher), None)
+        .await
+        .unwrap();
+    let query = PreparedIdentity::new(&Identity {
+        surname: vec!["OKONKWO".into()],
+        given_names: vec!["CHIDI".into()],
+        patronymic: vec![],
+        birth_date: born,
+        sex: Some(iin_gateway::domain::application::Sex::Male),
+        citizenship: None,
+        document_numbers: vec!["X0000001".into()],
+    });
+    let found = db
+        .store
+        .registry_candidates(&hasher.keys_of(&query), 5 * cap)
+        .await
+        .unwrap();
+    let mut expected: Vec<&String> = crowd.iter().map(|p| &p.iin).collect();
+    expected.sort();
+    expected.truncate(cap);
+    let found: Vec<&String> = found.iter().map(|p| &p.iin).collect();
+    assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn a_crowded_key_is_cut_on_sqlite() {
+    a_crowded_key_is_cut(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_crowded_key_is_cut_on_postgres() {
+    a_crowded_key_is_cut(Backend::Postgres).await;
 }
 
 #[tokio::test]
@@ -430,4 +485,188 @@ async fn duplicate_check_over_http_on_sqlite() {
 #[tokio::test]
 async fn duplicate_check_over_http_on_postgres() {
     duplicate_check_over_http(Backend::Postgres).await;
+}
+
+/// A `Request`'s candidates as `(iin, score, [(field, reason)])`.
+type CandidatesSeen = Vec<(String, String, Vec<(String, String)>)>;
+
+/// Each leased `Request` (found anywhere in `body`, so also inside a ШЭП
+/// envelope) by application number, with its `DuplicateCandidates`.
+fn leased_candidates(body: &str) -> Vec<(String, CandidatesSeen)> {
+    use gateway_xml::{Element, Limits, NAMESPACE};
+    fn requests<'a>(element: &'a Element, out: &mut Vec<&'a Element>) {
+        if element.is(NAMESPACE, "Request") {
+            out.push(element);
+        }
+        for child in &element.children {
+            requests(child, out);
+        }
+    }
+    let root = gateway_xml::parse(body, &Limits::default()).expect("an XML answer");
+    let mut found = Vec::new();
+    requests(&root, &mut found);
+    found
+        .into_iter()
+        .map(|request| {
+            let number = request
+                .attribute("applicationNumber")
+                .unwrap()
+                .value
+                .clone();
+            let list = request
+                .child(NAMESPACE, "DuplicateCandidates")
+                .expect("every Request has DuplicateCandidates");
+            let candidates = list
+                .children
+                .iter()
+                .map(|c| {
+                    assert!(c.is(NAMESPACE, "Candidate"), "{}", c.local_name);
+                    let reasons = c
+                        .children
+                        .iter()
+                        .map(|r| {
+                            assert!(r.is(NAMESPACE, "Reason"), "{}", r.local_name);
+                            (r.attribute("field").unwrap().value.clone(), r.text.clone())
+                        })
+                        .collect();
+                    (
+                        c.attribute("iin").unwrap().value.clone(),
+                        c.attribute("score").unwrap().value.clone(),
+                        reasons,
+                    )
+                })
+                .collect();
+            (number, candidates)
+        })
+        .collect()
+}
+
+/// The POSSIBLE holder's candidate as the MVD must see it: the stored
+/// decision, field by field.
+fn assert_possible_candidate(seen: &CandidatesSeen, stored: &[DuplicateCandidate]) {
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(stored.len(), 1);
+    let (iin, score, reasons) = &seen[0];
+    assert_eq!(iin, "900704300015");
+    assert_eq!(score, &format!("{:.2}", stored[0].score));
+    let decision: serde_json::Value = serde_json::from_str(&stored[0].explanation).unwrap();
+    let expected = [
+        ("Surname", "EXACT"),
+        ("GivenNames", "EXACT"),
+        ("Patronymic", "MISSING"),
+        ("BirthDate", "DAY_MONTH_SWAPPED"),
+        ("Sex", "AGREE"),
+        ("Citizenship", "AGREE"),
+        ("DocumentNumber", "DISAGREE"),
+    ];
+    assert_eq!(reasons.len(), expected.len(), "{reasons:?}");
+    let mut total = 0.0;
+    for (((field, text), (want_field, want_level)), stored_field) in reasons
+        .iter()
+        .zip(expected)
+        .zip(decision["fields"].as_array().unwrap())
+    {
+        assert_eq!(field, want_field);
+        assert_eq!(stored_field["level"], want_level);
+        let weight = stored_field["weight"].as_f64().unwrap();
+        let head = format!("{want_level} {weight:+.2}");
+        assert!(text.starts_with(&head), "{field}: {text:?} (want {head})");
+        let detail = stored_field["detail"].as_str().unwrap();
+        if detail.is_empty() {
+            assert_eq!(text, &head);
+        } else {
+            assert_eq!(text, &format!("{head}: {detail}"));
+        }
+        total += weight;
+    }
+    assert!((total - stored[0].score).abs() < 1e-9);
+    assert!(reasons[0].1.contains("'ZHANG' ~ 'ZHANG'"), "{reasons:?}");
+}
+
+async fn possible_candidates_reach_the_mvd(backend: Backend) {
+    use iin_gateway::config::{ShepRole, ShepSender};
+    use iin_gateway::service::{SystemClock, hash_password};
+
+    let db = TestDb::new(backend).await;
+    let hasher = KeyHasher::new("");
+    let mut registered = person(0, "ZHANG", "XIAOMING", date!(1990 - 07 - 04), "E12345678");
+    registered.iin = "900704300015".into();
+    registered.surname.push("ЧЖАН".into());
+    db.store
+        .upsert_registry_persons(&keyed_batch(vec![registered], &hasher), None)
+        .await
+        .unwrap();
+    let mut config = crate::app::test_config();
+    config.shep.senders.push(ShepSender {
+        id: "MVD-IS".into(),
+        role: ShepRole::Mvd,
+        password_hash: hash_password("test-only"),
+        on_behalf_of: Vec::new(),
+        signature_required: false,
+        certificates: Vec::new(),
+    });
+    let app = TestApp::spawn_with(db.store.clone(), config, Arc::new(SystemClock)).await;
+    let accept = |message: &'static str, body: Bytes| {
+        let app = &app;
+        async move {
+            let reply = app.post("/api/v1/applications", body).await;
+            assert_eq!(reply.status, 201, "{message}: {}", reply.text());
+            between(&reply.text(), "ApplicationNumber")
+                .unwrap()
+                .to_owned()
+        }
+    };
+
+    // Two POSSIBLE duplicates (day and month swapped, a renewed passport)
+    // and someone else, leased in one batch.
+    let first = accept("cand-1", application("cand-1", "1990-04-07", "EA7654321")).await;
+    let other = String::from_utf8(application("cand-2", "1975-02-02", "G0000001").to_vec())
+        .unwrap()
+        .replace("ZHANG", "OKONKWO")
+        .replace("ЧЖАН", "ОКОНКВО")
+        .replace("XIAOMING", "CHIDI");
+    let other = accept("cand-2", Bytes::from(other)).await;
+    let second = accept("cand-3", application("cand-3", "1990-04-07", "EB1111111")).await;
+    let lease = r#"<LeaseRequest xmlns="urn:kz:iin-gateway:v1" max="10" visibilitySeconds="300"/>"#;
+    let leased = app.post("/api/v1/mvd/leases", lease).await;
+    assert_eq!(leased.status, 200, "{}", leased.text());
+    let batch = leased_candidates(&leased.text());
+    let mut numbers: Vec<&String> = batch.iter().map(|(n, _)| n).collect();
+    numbers.sort();
+    let mut expected = vec![&first, &other, &second];
+    expected.sort();
+    assert_eq!(numbers, expected, "{}", leased.text());
+    for (number, seen) in &batch {
+        let stored = db.store.duplicate_candidates(number).await.unwrap();
+        if number == &other {
+            assert!(seen.is_empty() && stored.is_empty(), "{seen:?}");
+        } else {
+            assert_possible_candidate(seen, &stored);
+        }
+    }
+
+    // Through the ШЭП AsyncChannel door: getMessages shares the lease path.
+    let third = accept("cand-4", application("cand-4", "1990-04-07", "EC2222222")).await;
+    let envelope = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/shep/async-get-messages.xml"),
+    )
+    .unwrap();
+    let reply = app.post("/shep/AsyncChannel", envelope).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let batch = leased_candidates(&reply.text());
+    assert_eq!(batch.len(), 1, "{}", reply.text());
+    assert_eq!(batch[0].0, third);
+    let stored: Vec<DuplicateCandidate> = db.store.duplicate_candidates(&third).await.unwrap();
+    assert_possible_candidate(&batch[0].1, &stored);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn possible_candidates_reach_the_mvd_on_sqlite() {
+    possible_candidates_reach_the_mvd(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn possible_candidates_reach_the_mvd_on_postgres() {
+    possible_candidates_reach_the_mvd(Backend::Postgres).await;
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::{
-    AuditKind, AuditNote, GroupCommit, NewAnswer, NewApplication, Recorded, StoreError,
-    StoredAnswer, Transition,
+    AuditKind, AuditNote, DuplicateCandidate, GroupCommit, NewAnswer, NewApplication, Recorded,
+    StoreError, StoredAnswer, Transition,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -48,6 +48,7 @@ conformance!(
     reopening_keeps_everything_and_migrates_once,
     group_commit_records_concurrent_answers,
     ping_answers,
+    a_leased_batch_reads_its_duplicate_candidates_at_once,
 );
 
 /// Kept to the microsecond, as both backends store times.
@@ -392,6 +393,60 @@ async fn group_commit_records_concurrent_answers(backend: Backend) {
     }
     let record = db.store.application("A-198").await.unwrap().unwrap();
     assert_eq!(record.message_id, "m-198");
+}
+
+fn candidate(n: usize) -> DuplicateCandidate {
+    DuplicateCandidate {
+        iin: format!("9007043{n:05}"),
+        score: 20.0 - n as f64,
+        outcome: "POSSIBLE".into(),
+        explanation: format!(r#"{{"rank":{n}}}"#),
+    }
+}
+
+async fn a_leased_batch_reads_its_duplicate_candidates_at_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    // Eleven candidates, so that rank 10 must come after rank 9.
+    let many: Vec<DuplicateCandidate> = (1..=11).map(candidate).collect();
+    let mut first = accepted("GK-01", "m-1", "A-1");
+    first.screening = many.clone();
+    let mut second = accepted("GK-01", "m-2", "A-2");
+    second.screening = vec![candidate(7)];
+    let without = accepted("GK-01", "m-3", "A-3");
+    // A 409 IIN_ALREADY_REGISTERED keeps its MATCH with no application.
+    let mut refused = answer("GK-01", "m-4", b"<ErrorNotice/>");
+    refused.status = 409;
+    refused.screening = vec![DuplicateCandidate {
+        outcome: "MATCH".into(),
+        ..candidate(1)
+    }];
+    db.store
+        .record_answers(&[first, second, without, refused])
+        .await
+        .unwrap();
+
+    let numbers: Vec<String> = ["A-2", "A-1", "A-3", "A-404"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let found = db.store.duplicate_candidates_for(&numbers).await.unwrap();
+    let mut keys: Vec<&String> = found.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["A-1", "A-2"]);
+    assert_eq!(found["A-1"], many);
+    assert_eq!(found["A-2"], [candidate(7)]);
+    // The same as one application's read.
+    assert_eq!(
+        db.store.duplicate_candidates("A-1").await.unwrap(),
+        found["A-1"]
+    );
+    assert!(
+        db.store
+            .duplicate_candidates_for(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn ping_answers(backend: Backend) {

@@ -37,6 +37,8 @@ pub struct IdentityDocumentOut {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DuplicateCandidate {
     pub iin: String,
+    /// The matching score in bits, as written (e.g. `18.62`).
+    pub score: String,
     /// `(field, reason)` pairs saying why this holder may be the applicant.
     pub reasons: Vec<(String, String)>,
 }
@@ -110,7 +112,10 @@ pub fn render_request_batch(batch: &RequestBatch) -> Vec<u8> {
         } else {
             xml.open("DuplicateCandidates");
             for candidate in &request.duplicate_candidates {
-                xml.open_with("Candidate", &[("iin", &candidate.iin)]);
+                xml.open_with(
+                    "Candidate",
+                    &[("iin", &candidate.iin), ("score", &candidate.score)],
+                );
                 for (field, reason) in &candidate.reasons {
                     xml.leaf_with("Reason", &[("field", field)], reason);
                 }
@@ -257,6 +262,7 @@ mod tests {
                 },
                 duplicate_candidates: vec![DuplicateCandidate {
                     iin: "900704300015".into(),
+                    score: "18.62".into(),
                     reasons: vec![("Surname".into(), "same transliteration".into())],
                 }],
             }],
@@ -289,7 +295,15 @@ mod tests {
         let applicant = request.child(NAMESPACE, "Applicant").unwrap();
         let surname = applicant.child(NAMESPACE, "Surname").unwrap();
         assert_eq!(surname.child(NAMESPACE, "Cyrillic").unwrap().text, "ЧЖАН");
-        assert!(request.child(NAMESPACE, "DuplicateCandidates").is_some());
+        let candidate = request
+            .child(NAMESPACE, "DuplicateCandidates")
+            .and_then(|c| c.child(NAMESPACE, "Candidate"))
+            .unwrap();
+        assert_eq!(candidate.attribute("iin").unwrap().value, "900704300015");
+        assert_eq!(candidate.attribute("score").unwrap().value, "18.62");
+        let reason = candidate.child(NAMESPACE, "Reason").unwrap();
+        assert_eq!(reason.attribute("field").unwrap().value, "Surname");
+        assert_eq!(reason.text, "same transliteration");
         let empty = String::from_utf8(render_request_batch(&RequestBatch::default())).unwrap();
         assert!(
             empty.ends_with("<RequestBatch xmlns=\"urn:kz:iin-gateway:v1\">\n</RequestBatch>\n")

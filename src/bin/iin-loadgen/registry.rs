@@ -15,12 +15,12 @@ use clap::Args;
 use iin_gateway::domain::iin::Iin;
 use iin_gateway::matching::eval::generator::{self, Person};
 use iin_gateway::matching::eval::rng::Rng;
-use iin_gateway::matching::{Identity, MatchingConfig, PreparedIdentity, screen};
+use iin_gateway::matching::{Identity, MatchingConfig, Outcome, PreparedIdentity};
 use iin_gateway::registry::import::{ImportObserver, import_file};
-use iin_gateway::registry::{KeyHasher, prepared_of};
+use iin_gateway::registry::{KeyHasher, screen_persons};
 use iin_gateway::storage::{self, Store, StoreOptions};
 
-use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
+use crate::scratch::{ScratchDb, ScratchDir, check_loopback, with_database};
 use crate::stats::Summary;
 
 #[derive(Debug, Args)]
@@ -45,6 +45,34 @@ pub struct RegistryArgs {
     /// Most registry persons scored per check (`matching.max_candidates`).
     #[arg(long, default_value_t = 100)]
     max_candidates: usize,
+    /// Keep the scratch database (its name is printed), for
+    /// `--existing-database`.
+    #[arg(long)]
+    keep_database: bool,
+    /// Run the checks against a database kept by an earlier run with the
+    /// same `--persons` and `--seed`: no CSV, no import.
+    #[arg(long)]
+    existing_database: Option<String>,
+}
+
+/// One duplicate check to run, and the truth about it.
+#[derive(Clone)]
+struct Query {
+    identity: Identity,
+    /// For a true duplicate, the IIN of the registry person it is.
+    holder: Option<String>,
+}
+
+/// What one check found, measured against the truth.
+#[derive(Default, Clone, Copy)]
+struct Found {
+    /// Anything flagged (the bare lookup: any candidate found).
+    flagged: bool,
+    /// A true duplicate's holder flagged (bare: among the candidates).
+    holder: bool,
+    /// A MATCH naming someone other than the holder (or anyone, for a new
+    /// person): a false IIN_ALREADY_REGISTERED.
+    wrong_match: bool,
 }
 
 struct Quiet;
@@ -116,36 +144,55 @@ fn write_csv(path: &std::path::Path, records: &[Identity]) -> Result<(), String>
     Ok(())
 }
 
-/// One check: keys, lookup, and (unless `bare`) scoring. Returns whether a
-/// candidate was flagged.
+/// One check: keys, lookup, and (unless `bare`) scoring.
 async fn check(
     store: &dyn Store,
     hasher: &KeyHasher,
     config: &MatchingConfig,
-    query: &Identity,
+    query: &Query,
     bare: bool,
     max_candidates: usize,
-) -> Result<bool, String> {
-    let prepared = PreparedIdentity::new(query);
+) -> Result<Found, String> {
+    let prepared = PreparedIdentity::new(&query.identity);
     let keys = hasher.keys_of(&prepared);
     let persons = store
         .registry_candidates(&keys, max_candidates)
         .await
         .map_err(|e| e.to_string())?;
+    let is_holder = |iin: &str| query.holder.as_deref() == Some(iin);
     if bare {
-        return Ok(!persons.is_empty());
+        return Ok(Found {
+            flagged: !persons.is_empty(),
+            holder: persons.iter().any(|p| is_holder(&p.iin)),
+            wrong_match: false,
+        });
     }
-    let candidates: Vec<PreparedIdentity> = persons.iter().map(prepared_of).collect();
-    Ok(!screen(&prepared, candidates.iter().enumerate(), config).is_empty())
+    let flagged = screen_persons(&prepared, &persons, config);
+    Ok(Found {
+        flagged: !flagged.is_empty(),
+        holder: flagged.iter().any(|(i, _)| is_holder(&persons[*i].iin)),
+        wrong_match: flagged
+            .first()
+            .is_some_and(|(i, d)| d.outcome == Outcome::Match && !is_holder(&persons[*i].iin)),
+    })
+}
+
+/// A phase's latencies and how many checks flagged, found the holder, and
+/// matched the wrong person.
+struct PhaseResult {
+    summary: Summary,
+    flagged: usize,
+    holders: usize,
+    wrong_matches: usize,
 }
 
 async fn run_checks(
     store: Arc<dyn Store>,
-    queries: Arc<Vec<Identity>>,
+    queries: Arc<Vec<Query>>,
     concurrency: usize,
     bare: bool,
     max_candidates: usize,
-) -> Result<(Summary, usize), String> {
+) -> Result<PhaseResult, String> {
     let hasher = KeyHasher::new("");
     let config = MatchingConfig::default();
     let started = Instant::now();
@@ -159,10 +206,10 @@ async fn run_checks(
         );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut flagged = 0;
+            let mut counts = [0usize; 3];
             for query in queries.iter().skip(worker).step_by(concurrency) {
                 let t = Instant::now();
-                if check(
+                let found = check(
                     store.as_ref(),
                     &hasher,
                     &config,
@@ -170,23 +217,34 @@ async fn run_checks(
                     bare,
                     max_candidates,
                 )
-                .await?
-                {
-                    flagged += 1;
-                }
+                .await?;
                 latencies.push(t.elapsed().as_micros() as u64);
+                for (count, hit) in
+                    counts
+                        .iter_mut()
+                        .zip([found.flagged, found.holder, found.wrong_match])
+                {
+                    *count += usize::from(hit);
+                }
             }
-            Ok::<_, String>((latencies, flagged))
+            Ok::<_, String>((latencies, counts))
         }));
     }
     let mut all = Vec::new();
-    let mut flagged = 0;
+    let mut totals = [0usize; 3];
     for task in tasks {
-        let (latencies, f) = task.await.map_err(|e| e.to_string())??;
+        let (latencies, counts) = task.await.map_err(|e| e.to_string())??;
         all.extend(latencies);
-        flagged += f;
+        for (total, count) in totals.iter_mut().zip(counts) {
+            *total += count;
+        }
     }
-    Ok((Summary::new(all, started.elapsed()), flagged))
+    Ok(PhaseResult {
+        summary: Summary::new(all, started.elapsed()),
+        flagged: totals[0],
+        holders: totals[1],
+        wrong_matches: totals[2],
+    })
 }
 
 fn ms(d: Duration) -> f64 {
@@ -215,71 +273,93 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
     let mut queries = Vec::with_capacity(args.queries);
     for i in 0..args.queries {
         if i % 2 == 0 {
-            let p = &people[rng.below(people.len())];
-            queries.push(generator::duplicate(p, &mut rng).0);
+            let holder = rng.below(people.len());
+            queries.push(Query {
+                identity: generator::duplicate(&people[holder], &mut rng).0,
+                holder: Some(iin_for(holder)),
+            });
         } else {
             let fresh = generator::person(&mut rng);
-            queries.push(generator::application(&fresh, &mut rng));
+            queries.push(Query {
+                identity: generator::application(&fresh, &mut rng),
+                holder: None,
+            });
         }
     }
+    let duplicates = queries.iter().filter(|q| q.holder.is_some()).count();
     let dir = ScratchDir::create("registry")?;
     let csv = dir.path.join("registry.csv");
-    write_csv(&csv, &records)?;
+    if args.existing_database.is_none() {
+        write_csv(&csv, &records)?;
+    }
     let size = std::fs::metadata(&csv).map_or(0, |m| m.len());
     println!(
-        "generated {} persons ({:.1} MB CSV) and {} queries in {:.1} s",
+        "generated {} persons ({:.1} MB CSV) and {} queries ({duplicates} true duplicates) in {:.1} s",
         args.persons,
         size as f64 / 1e6,
         args.queries,
         generated.elapsed().as_secs_f64()
     );
 
-    let name = format!("iin_loadgen_registry_{}", std::process::id());
-    let db = ScratchDb::create(&args.database, &name).await?;
+    let (db, url) = match &args.existing_database {
+        Some(name) => (None, with_database(&args.database, name)?),
+        None => {
+            let name = format!("iin_loadgen_registry_{}", std::process::id());
+            let db = ScratchDb::create(&args.database, &name).await?;
+            let url = db.url.clone();
+            (Some(db), url)
+        }
+    };
     let outcome = async {
-        let store = storage::open(&db.url, &StoreOptions::default())
+        let store = storage::open(&url, &StoreOptions::default())
             .await
             .map_err(|e| e.to_string())?;
-        let started = Instant::now();
-        let summary = import_file(
-            Arc::clone(&store),
-            &csv,
-            &KeyHasher::new(""),
-            args.batch_size,
-            Arc::new(Quiet),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let seconds = started.elapsed().as_secs_f64();
-        println!(
-            "import: {} persons in {seconds:.1} s = {:.0} persons/s (bad rows {})",
-            summary.counts.inserted,
-            summary.counts.inserted as f64 / seconds,
-            summary.bad_rows
-        );
-        // As autovacuum would after a bulk load: statistics and the
-        // visibility map that lets lookups be index-only.
-        let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(connection);
-        client
-            .batch_execute("VACUUM ANALYZE registry_keys")
+        if args.existing_database.is_none() {
+            let started = Instant::now();
+            let summary = import_file(
+                Arc::clone(&store),
+                &csv,
+                &KeyHasher::new(""),
+                args.batch_size,
+                Arc::new(Quiet),
+            )
             .await
             .map_err(|e| e.to_string())?;
-        client
-            .batch_execute("VACUUM ANALYZE registry_persons")
-            .await
-            .map_err(|e| e.to_string())?;
-        let keys: i64 = client
-            .query_one("SELECT count(*) FROM registry_keys", &[])
-            .await
-            .map_err(|e| e.to_string())?
-            .get(0);
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "import: {} persons in {seconds:.1} s = {:.0} persons/s (bad rows {})",
+                summary.counts.inserted,
+                summary.counts.inserted as f64 / seconds,
+                summary.bad_rows
+            );
+            // As autovacuum would after a bulk load: statistics and the
+            // visibility map that lets lookups be index-only.
+            for table in ["registry_keys", "registry_persons"] {
+                client
+                    .batch_execute(&format!("VACUUM ANALYZE {table}"))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let count = |sql: &'static str| {
+            let client = &client;
+            async move {
+                client
+                    .query_one(sql, &[])
+                    .await
+                    .map(|row| row.get::<_, i64>(0))
+                    .map_err(|e| e.to_string())
+            }
+        };
+        let persons = count("SELECT count(*) FROM registry_persons").await?;
+        let keys = count("SELECT count(*) FROM registry_keys").await?;
         println!(
-            "registry: {} persons, {keys} keys ({:.1} per person)",
-            summary.counts.inserted,
-            keys as f64 / summary.counts.inserted.max(1) as f64
+            "registry: {persons} persons, {keys} keys ({:.1} per person)",
+            keys as f64 / persons.max(1) as f64
         );
 
         let queries = Arc::new(queries);
@@ -293,14 +373,16 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
             args.max_candidates,
         )
         .await?;
-        println!("phase                 checks   checks/s   p50 ms   p99 ms   max ms  flagged");
+        println!(
+            "phase                 checks   checks/s   p50 ms   p99 ms   max ms  flagged  holder found  wrong MATCH"
+        );
         for (label, bare) in [
             ("lookup only (bare)", true),
             ("duplicate check", false),
             ("lookup only (bare)", true),
             ("duplicate check", false),
         ] {
-            let (s, flagged) = run_checks(
+            let r = run_checks(
                 Arc::clone(&store),
                 Arc::clone(&queries),
                 args.concurrency,
@@ -308,20 +390,34 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
                 args.max_candidates,
             )
             .await?;
+            let s = &r.summary;
             println!(
-                "{label:<20} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8}",
+                "{label:<20} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>6} of {:<5} {:>6}",
                 s.count,
                 s.per_second,
                 ms(s.p50),
                 ms(s.p99),
                 ms(s.max),
-                flagged
+                r.flagged,
+                r.holders,
+                duplicates,
+                if bare {
+                    "-".to_owned()
+                } else {
+                    r.wrong_matches.to_string()
+                }
             );
         }
         std::io::stdout().flush().ok();
         Ok::<_, String>(())
     }
     .await;
-    db.drop_now().await?;
+    if let Some(db) = db {
+        if args.keep_database {
+            println!("kept database {}", db.name());
+        } else {
+            db.drop_now().await?;
+        }
+    }
     outcome
 }

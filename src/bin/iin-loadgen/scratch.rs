@@ -77,6 +77,10 @@ impl ScratchDb {
         })
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub async fn drop_now(self) -> Result<(), String> {
         let admin = admin(&self.admin_url).await?;
         admin

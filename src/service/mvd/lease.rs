@@ -12,8 +12,9 @@ use crate::domain::lifecycle::State;
 use crate::service::time_format::instant;
 use crate::service::wire_to_domain::{Text, WireViolation, violation};
 use crate::service::{Answer, Gateway};
-use crate::storage::{Extended, Lease, LeaseBatch, StoreError};
+use crate::storage::{DuplicateCandidate, Extended, Lease, LeaseBatch, StoreError};
 
+use super::candidates::candidates_out;
 use super::lease_token;
 use super::wire::{applicant_out, identity_document_out};
 
@@ -69,14 +70,20 @@ impl Gateway {
                 _ = tokio::time::sleep_until(look_again) => {}
             }
         };
+        // The POSSIBLE duplicates stored at intake, for the whole batch in
+        // one read. Should it fail, the leases taken expire and are handed
+        // out again: a request never goes out without its candidates.
+        let numbers: Vec<String> = leases.iter().map(|l| l.number.clone()).collect();
+        let mut candidates = self.store.duplicate_candidates_for(&numbers).await?;
         let offset = self.calendar.offset();
         let mut batch = RequestBatch::default();
         for lease in leases {
             match serde_json::from_str::<Application>(&lease.payload) {
                 Ok(application) => {
+                    let stored = candidates.remove(&lease.number).unwrap_or_default();
                     batch
                         .requests
-                        .push(leased_request(&lease, &application, offset))
+                        .push(leased_request(&lease, &application, &stored, offset))
                 }
                 // Left to expire and, in the end, to the dead letters where
                 // an operator sees it.
@@ -193,6 +200,7 @@ impl Gateway {
 fn leased_request(
     lease: &Lease,
     application: &Application,
+    candidates: &[DuplicateCandidate],
     offset: time::UtcOffset,
 ) -> LeasedRequest {
     LeasedRequest {
@@ -202,8 +210,7 @@ fn leased_request(
         lease_expires_at: instant(lease.expires_at, offset),
         applicant: applicant_out(application),
         identity_document: identity_document_out(application),
-        // Filled by the duplicate check (issue 4).
-        duplicate_candidates: Vec::new(),
+        duplicate_candidates: candidates_out(candidates),
     }
 }
 

@@ -7,6 +7,7 @@
 //! instance queues work (intake, an expired lease, a re-queued dead letter),
 //! and looks again every `poll_interval` for work queued by other instances.
 
+mod candidates;
 mod dead_letters;
 mod lease;
 mod result;
