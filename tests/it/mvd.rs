@@ -600,27 +600,6 @@ async fn the_long_poll_wakes_on_intake(backend: Backend) {
     );
 }
 
-macro_rules! on_both {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
 /// The registered identity is compared with the matching engine: the same
 /// person written in Cyrillic only is formed (a literal comparison saw no
 /// script in common), a different person is IDENTITY_MISMATCH; the formed

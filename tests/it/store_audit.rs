@@ -19,28 +19,7 @@ use time::Duration;
 use crate::store_conformance::{AT, accepted};
 use crate::support::{Backend, TestDb};
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+on_both!(
     every_event_writes_its_record_and_only_with_the_event,
     sealing_makes_one_chain_however_many_sealers_run,
     an_edited_or_removed_record_is_named,

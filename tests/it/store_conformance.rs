@@ -14,29 +14,7 @@ use tokio::sync::Barrier;
 
 use crate::support::{Backend, TestDb};
 
-/// Runs each case once per backend, as `postgres::case` and `sqlite::case`.
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+on_both!(
     stores_and_finds_an_answer,
     an_accepted_application_is_readable_with_its_history,
     a_repeated_message_gets_the_first_answer_byte_for_byte,

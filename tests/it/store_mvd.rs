@@ -15,28 +15,7 @@ use tokio::sync::Barrier;
 use crate::store_conformance::{AT, accepted};
 use crate::support::{Backend, TestDb};
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Postgres).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(crate::support::Backend::Sqlite).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+on_both!(
     leases_hand_out_queued_applications_oldest_first,
     concurrent_leases_never_share_an_application,
     expired_leases_come_back_then_dead_letter,
