@@ -56,6 +56,8 @@ pub struct Gateway {
     mvd_work: mvd::WorkSignal,
     reclaimer: mvd::Reclaimer,
     _sweeper: mvd::Sweeper,
+    /// Leases this instance handed out, kept for their results.
+    leased: mvd::LeasedApplications,
     // Delivery of results (issue 5).
     delivery: crate::delivery::Deliverer,
     /// Wakes feed long-polls when this instance records a result.
@@ -138,6 +140,7 @@ impl Gateway {
             shep_max_data_bytes: config.shep.max_data_bytes,
             mvd: config.mvd.clone(),
             mvd_work,
+            leased: mvd::LeasedApplications::default(),
             reclaimer,
             _sweeper: sweeper,
             delivery,

@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 
+use super::Transition;
 use crate::domain::lifecycle::State;
 
 /// A batch of leases to hand out in one transaction.
@@ -32,6 +33,10 @@ pub struct Lease {
     pub expires_at: OffsetDateTime,
     /// The application as the service serialized it at intake.
     pub payload: String,
+    /// Its transitions so far, this lease's `LEASED` last; `None` when the
+    /// store could not read them whole in the lease's own statement (a
+    /// transition committed by another transaction after it began).
+    pub history: Option<Vec<Transition>>,
 }
 
 /// Leases past their expiry are taken back: the application is queued again,

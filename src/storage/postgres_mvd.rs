@@ -11,8 +11,9 @@ use super::mvd::split_warnings;
 use super::postgres::{PgStore, pg_error};
 use super::{
     DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued, StoreError,
-    StoredResult, parse_state,
+    StoredResult, Transition, parse_state,
 };
+use crate::domain::lifecycle::State;
 
 pub const LEASE: &str = "
 WITH picked AS (
@@ -48,7 +49,15 @@ audit AS (
     SELECT $2, 'LEASED', $6, sender_id, number, 'LEASED', 'delivery ' || delivery_count
     FROM leased
 )
-SELECT number, lease_token, delivery_count, payload FROM leased ORDER BY created_at, number";
+SELECT l.number, l.lease_token, l.delivery_count, l.payload, l.transition_count, h.states,
+       h.ats, h.due_ats
+FROM leased l
+CROSS JOIN LATERAL (
+    SELECT array_agg(t.state ORDER BY t.seq) AS states, array_agg(t.at ORDER BY t.seq) AS ats,
+           array_agg(t.due_at ORDER BY t.seq) AS due_ats
+    FROM transitions t WHERE t.application_number = l.number
+) h
+ORDER BY l.created_at, l.number";
 
 pub const RECLAIM: &str = "
 WITH expired AS (
@@ -145,16 +154,18 @@ impl PgStore {
             )
             .await
             .map_err(pg_error)?;
-        Ok(rows
-            .iter()
-            .map(|row| Lease {
-                number: row.get(0),
-                token: row.get(1),
-                delivery_count: count(row.get(2)),
-                expires_at: batch.expires_at,
-                payload: row.get(3),
+        rows.iter()
+            .map(|row| {
+                Ok(Lease {
+                    number: row.get(0),
+                    token: row.get(1),
+                    delivery_count: count(row.get(2)),
+                    expires_at: batch.expires_at,
+                    payload: row.get(3),
+                    history: leased_history(row, batch)?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     pub(super) async fn pg_reclaim(&self, reclaim: &Reclaim) -> Result<Vec<Reclaimed>, StoreError> {
@@ -279,4 +290,41 @@ impl PgStore {
             None => Ok(Requeued::NotFound),
         }
     }
+}
+
+/// The history a lease row read (columns 4-7): the transitions its
+/// statement's snapshot saw, then the `LEASED` one it wrote. `None` when the
+/// snapshot saw fewer than `transition_count - 1` of them: a transition
+/// committed after the statement began (an expiry racing the lease) is not
+/// in it, and the caller reads the history again rather than show a gap.
+fn leased_history(
+    row: &tokio_postgres::Row,
+    batch: &LeaseBatch,
+) -> Result<Option<Vec<Transition>>, StoreError> {
+    let count: i32 = row.get(4);
+    let states: Option<Vec<&str>> = row.get(5);
+    let ats: Option<Vec<OffsetDateTime>> = row.get(6);
+    let due_ats: Option<Vec<Option<OffsetDateTime>>> = row.get(7);
+    let (states, ats, due_ats) = (
+        states.unwrap_or_default(),
+        ats.unwrap_or_default(),
+        due_ats.unwrap_or_default(),
+    );
+    if states.len() as i64 != i64::from(count) - 1 {
+        return Ok(None);
+    }
+    let mut history = Vec::with_capacity(states.len() + 1);
+    for ((state, at), due_at) in states.into_iter().zip(ats).zip(due_ats) {
+        history.push(Transition {
+            state: parse_state(state)?,
+            at,
+            due_at,
+        });
+    }
+    history.push(Transition {
+        state: State::Leased,
+        at: batch.now,
+        due_at: batch.due_at,
+    });
+    Ok(Some(history))
 }

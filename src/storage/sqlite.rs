@@ -256,7 +256,7 @@ fn read_answer(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredAnswer,
     Ok(stored_answer(&hash, row.get(1)?, row.get(2)?))
 }
 
-fn read_application(
+pub(super) fn read_application(
     conn: &Connection,
     number: &str,
 ) -> Result<Option<ApplicationRecord>, StoreError> {

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 
 use super::AuditKind;
 use super::mvd::{decided, holds_lease, join_warnings, split_warnings};
-use super::sqlite::{SqliteStore, blocking, from_micros, lock, micros, sql_error};
+use super::sqlite::{
+    SqliteStore, blocking, from_micros, lock, micros, read_application, sql_error,
+};
 use super::sqlite_audit::{Row, append};
 use super::{
     Completed, Completion, DeadLetter, Extended, Lease, LeaseBatch, Reclaim, Reclaimed, Requeued,
@@ -142,12 +144,15 @@ fn lease_blocking(conn: &mut Connection, batch: &LeaseBatch) -> Result<Vec<Lease
                     format!("delivery {deliveries}"),
                 ),
             )?;
+            // One writer: the history read in this transaction is whole.
+            let history = read_application(&tx, &number)?.map(|record| record.history);
             leases.push(Lease {
                 number,
                 token: token.clone(),
                 delivery_count: count(deliveries),
                 expires_at: batch.expires_at,
                 payload,
+                history,
             });
         }
     }

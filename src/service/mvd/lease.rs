@@ -12,10 +12,13 @@ use crate::domain::lifecycle::State;
 use crate::service::time_format::instant;
 use crate::service::wire_to_domain::{Text, WireViolation, violation};
 use crate::service::{Answer, Gateway};
-use crate::storage::{DuplicateCandidate, Extended, Lease, LeaseBatch, StoreError};
+use crate::storage::{
+    ApplicationRecord, DuplicateCandidate, Extended, Lease, LeaseBatch, StoreError,
+};
 
 use super::candidates::candidates_out;
 use super::lease_token;
+use super::leased::Leased;
 use super::wire::{applicant_out, identity_document_out};
 
 /// The validated parameters of one lease call.
@@ -77,13 +80,15 @@ impl Gateway {
         let mut candidates = self.store.duplicate_candidates_for(&numbers).await?;
         let offset = self.calendar.offset();
         let mut batch = RequestBatch::default();
+        let now = self.clock.now();
         for lease in leases {
             match serde_json::from_str::<Application>(&lease.payload) {
                 Ok(application) => {
                     let stored = candidates.remove(&lease.number).unwrap_or_default();
                     batch
                         .requests
-                        .push(leased_request(&lease, &application, &stored, offset))
+                        .push(leased_request(&lease, &application, &stored, offset));
+                    self.keep_leased(lease, application, now);
                 }
                 // Left to expire and, in the end, to the dead letters where
                 // an operator sees it.
@@ -96,6 +101,32 @@ impl Gateway {
         }
         tracing::debug!(leased = batch.requests.len(), "lease batch");
         Ok(batch)
+    }
+
+    /// Remembers a lease for its result (`leased`), when the store read
+    /// its history whole.
+    fn keep_leased(&self, lease: Lease, application: Application, now: time::OffsetDateTime) {
+        let Some(history) = lease.history else {
+            return;
+        };
+        let record = ApplicationRecord {
+            number: lease.number,
+            sender_id: application.header.sender_id.as_str().to_owned(),
+            message_id: application.header.message_id.as_str().to_owned(),
+            state: State::Leased,
+            // Not needed: the application is kept parsed.
+            payload: String::new(),
+            history,
+        };
+        self.leased.keep(
+            &lease.token,
+            lease.expires_at,
+            now,
+            Leased {
+                record,
+                application,
+            },
+        );
     }
 
     async fn lease_once(

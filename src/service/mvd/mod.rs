@@ -10,6 +10,7 @@
 mod candidates;
 mod dead_letters;
 mod lease;
+mod leased;
 mod result;
 mod sweeper;
 mod wire;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+pub(crate) use leased::LeasedApplications;
 pub(crate) use sweeper::{Reclaimer, Sweeper};
 
 /// Wakes lease calls that wait for work.

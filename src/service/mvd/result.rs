@@ -14,7 +14,9 @@ use crate::matching::Identity;
 use crate::registry::formed_person;
 use crate::service::time_format::instant;
 use crate::service::{Answer, Gateway};
-use crate::storage::{ApplicationRecord, AuditKind, AuditNote, Completed, Completion, Transition};
+use crate::storage::{
+    ApplicationRecord, AuditKind, AuditNote, Completed, Completion, StoreError, Transition,
+};
 
 use super::wire::{ResultProblem, date, mvd_result, name_out};
 
@@ -47,19 +49,14 @@ impl Gateway {
         if ApplicationNumber::parse(number).is_err() {
             return Answer::not_found();
         }
-        let record = match self.store.application(number).await {
-            Ok(Some(record)) => record,
-            Ok(None) => return Answer::not_found(),
-            Err(e) => return Answer::store_failure(&e),
-        };
-        let application: Application = match serde_json::from_str(&record.payload) {
-            Ok(application) => application,
-            Err(e) => {
-                tracing::error!(application = %number, error = %e, "a stored application does not load");
-                return Answer::store_failure(&crate::storage::StoreError::Corrupt(
-                    "stored application".into(),
-                ));
-            }
+        // The lease this instance handed out, else the stored application.
+        let (record, application) = match self.leased.take(number, &doc.lease_token.value) {
+            Some(leased) => (leased.record, leased.application),
+            None => match self.stored_application(number).await {
+                Ok(Some(found)) => found,
+                Ok(None) => return Answer::not_found(),
+                Err(e) => return Answer::store_failure(&e),
+            },
         };
         let completion =
             self.completion(number, &doc.lease_token.value, &application, &result, actor);
@@ -88,12 +85,31 @@ impl Gateway {
         }
     }
 
+    /// An application and its status record as stored.
+    async fn stored_application(
+        &self,
+        number: &str,
+    ) -> Result<Option<(ApplicationRecord, Application)>, StoreError> {
+        let Some(record) = self.store.application(number).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_str(&record.payload) {
+            Ok(application) => Ok(Some((record, application))),
+            Err(e) => {
+                tracing::error!(application = %number, error = %e, "a stored application does not load");
+                Err(StoreError::Corrupt("stored application".into()))
+            }
+        }
+    }
+
     /// The status of an application whose result was just recorded, without
     /// reading it back: the history read before (unchanged since the lease
     /// was taken: only a new lease, with a new token, or its expiry adds a
     /// transition) and the transition just written; the result document just
     /// stored; no delivery, since the notice was just written and has no
-    /// attempt yet. Byte for byte what `application_status` reads.
+    /// attempt yet. Byte for byte what `application_status` reads. The
+    /// history is the one read with the lease when this instance took it
+    /// (`leased`), else the one read before the decision.
     fn recorded_status(&self, mut record: ApplicationRecord, completion: Completion) -> Answer {
         record.state = completion.state;
         record.history.push(Transition {
