@@ -7,7 +7,7 @@ use crate::storage::Store;
 
 use super::chain::{Break, Reason, Sealed, Summary, Verifier};
 use super::keys::AuditKey;
-use super::sealer::seal_all;
+use super::sealer::{SETTLE_PATIENCE, seal_settled};
 
 /// Records read per query while verifying.
 const PAGE: usize = 10_000;
@@ -19,13 +19,14 @@ pub enum Verdict {
     Broken(Break),
 }
 
-/// Seals what is committed (waiting for any other sealer), then checks the
+/// Seals what is committed (waiting for any other sealer and, a while, for
+/// transactions still running), then checks the
 /// whole chain against its head, page by page.
 pub async fn verify(
     store: &dyn Store,
     key: &AuditKey,
 ) -> Result<Verdict, crate::storage::StoreError> {
-    seal_all(store, key.chain(), true).await?;
+    seal_settled(store, key.chain(), SETTLE_PATIENCE).await?;
     let mut verifier = Verifier::new(key.chain());
     loop {
         let page = store.audit_records(verifier.position(), PAGE).await?;

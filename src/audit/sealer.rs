@@ -15,6 +15,10 @@ use super::chain::ChainKey;
 /// How often the chain's head is logged at info level.
 const ANCHOR_EVERY: Duration = Duration::from_secs(60);
 
+/// How long shutdown and `audit verify` wait for records held back by
+/// transactions still running.
+pub const SETTLE_PATIENCE: Duration = Duration::from_secs(5);
+
 /// Most records sealed by one transaction.
 pub const SEAL_BATCH: usize = 1000;
 
@@ -33,6 +37,29 @@ pub async fn seal_all(
         if pass.busy || pass.sealed < SEAL_BATCH {
             return Ok((total, pass));
         }
+    }
+}
+
+/// Seals like [`seal_all`] with `wait`, and goes on until nothing is left
+/// unsealed or `patience` has run out. On PostgreSQL a record is sealed
+/// only once every older transaction of its database has ended (migration
+/// 0008), so records committed behind a transaction still running wait for
+/// it. For `audit verify`, shutdown, and tests that need every record
+/// committed so far in the chain.
+pub async fn seal_settled(
+    store: &dyn Store,
+    key: &ChainKey,
+    patience: Duration,
+) -> Result<(usize, SealPass), StoreError> {
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut total = 0;
+    loop {
+        let (sealed, pass) = seal_all(store, key, true).await?;
+        total += sealed;
+        if store.audit_state().await?.unsealed == 0 || tokio::time::Instant::now() >= give_up {
+            return Ok((total, pass));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -87,7 +114,7 @@ impl Sealer {
     /// for another sealer if one is at work.
     pub async fn finish(&self) {
         self.task.abort();
-        match seal_all(self.store.as_ref(), &self.key, true).await {
+        match seal_settled(self.store.as_ref(), &self.key, SETTLE_PATIENCE).await {
             Ok((_, pass)) => tracing::info!(
                 through = pass.head.seq,
                 head = %hex::encode(pass.head.hash),

@@ -36,6 +36,10 @@ pub(super) const POSTGRES: &[Migration] = &[
         version: 6,
         sql: include_str!("migrations/postgres/0006_audit.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("migrations/postgres/0008_audit_chain.sql"),
+    },
 ];
 
 pub(super) const SQLITE: &[Migration] = &[

@@ -2,31 +2,92 @@
 //! own statements (data-modifying CTEs beside the rows they change) or
 //! transactions; no event waits for another's record. The sealer takes the
 //! head row `FOR UPDATE` (or skips when another instance's sealer holds
-//! it), reads the committed unsealed rows, links them in Rust and writes
-//! positions, hashes and the new head in one transaction.
+//! it), reads the records after its cursor whose transactions, and every
+//! older one of this database, have ended (migration 0008), links them in
+//! Rust, and appends their positions
+//! and hashes to `audit_chain` with the new head and cursor, in one
+//! transaction. Records are never updated.
 
 use super::StoreError;
 use super::audit::{AuditState, SealPass, head_hash};
 use super::postgres::{PgStore, pg_error};
 use crate::audit::chain::{self, ChainKey, Event, Head, Sealed};
 
-const HEAD_WAIT: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+const HEAD_COLUMNS: &str = "seq, hash, last_xact::text, last_id";
 
-const HEAD_SKIP: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE SKIP LOCKED";
+/// The columns [`event`] reads, of `audit_log a`.
+macro_rules! event_columns {
+    () => {
+        "a.id, a.at, a.kind, a.actor, a.sender_id, a.application_number, a.outcome, a.code, \
+         a.message_hash, a.iin_hash, a.document_hash, a.detail"
+    };
+}
 
-const HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+/// The sealing horizon: every transaction of this database with a smaller
+/// id had ended when this statement ran, so the next statement's snapshot
+/// sees all of their records (or none, if they rolled back). It is the
+/// oldest transaction in progress in this statement's snapshot that belongs
+/// to a backend connected to this database (only those can write its
+/// audit log), else the snapshot's next transaction id. Transactions of
+/// other databases on the server do not hold it back. A `backend_xid` is
+/// 32 bits, so it is compared with the low 32 bits of the snapshot's
+/// 64-bit ids; a match from another epoch only lowers the horizon. When a
+/// backend of this database hides its transaction from this role (another
+/// role, without `pg_read_all_stats`), every transaction on the server
+/// counts (`pg_snapshot_xmin`).
+const HORIZON: &str = "
+WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+ours AS (
+    SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_xid IS NOT NULL
+)
+SELECT least(
+    pg_snapshot_xmax(s),
+    (SELECT min(x) FROM pg_snapshot_xip(s) AS x
+     WHERE (x::text::bigint & 4294967295) IN (SELECT xid FROM ours)),
+    CASE WHEN EXISTS (
+        SELECT 1 FROM pg_stat_activity
+        WHERE datname = current_database() AND query = '<insufficient privilege>'
+    ) THEN pg_snapshot_xmin(s) END
+)::text
+FROM snapshot";
 
-const EVENT_COLUMNS: &str = "id, at, kind, actor, sender_id, application_number, outcome, code, \
-     message_hash, iin_hash, document_hash, detail";
+/// The next records to seal: after the cursor, in (xact, id) order, and only
+/// those of transactions below the horizon (migration 0008), so that no
+/// record can commit behind the cursor later.
+const UNSEALED_BATCH: &str = concat!(
+    "SELECT a.xact::text, ",
+    event_columns!(),
+    " FROM audit_log a
+     WHERE (a.xact, a.id) > ($1::text::xid8, $2) AND a.xact < $4::text::xid8
+     ORDER BY a.xact, a.id
+     LIMIT $3"
+);
 
 const SEAL: &str = "
-UPDATE audit_log a SET seq = s.seq, hash = s.hash
-FROM unnest($1::int8[], $2::int8[], $3::bytea[]) AS s(id, seq, hash)
-WHERE a.id = s.id AND a.seq IS NULL";
+INSERT INTO audit_chain (seq, id, hash)
+SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])";
 
-const MOVE_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+const MOVE_HEAD: &str = "
+UPDATE audit_head SET seq = $1, hash = $2, last_xact = $3::text::xid8, last_id = $4
+WHERE id = 1";
 
-const UNSEALED: &str = "SELECT count(*) FROM audit_log WHERE seq IS NULL";
+const SEALED: &str = concat!(
+    "SELECT c.seq, c.hash, ",
+    event_columns!(),
+    " FROM audit_chain c JOIN audit_log a ON a.id = c.id
+     WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"
+);
+
+const UNSEALED: &str = "
+SELECT count(*) FROM audit_log a, audit_head h
+WHERE h.id = 1 AND (a.xact, a.id) > (h.last_xact, h.last_id)";
+
+/// Where the sealer stopped: the (xact, id) of the last record sealed.
+struct Cursor {
+    xact: String,
+    id: i64,
+}
 
 fn event(row: &tokio_postgres::Row, first: usize) -> Event {
     let column = |i: usize| first + i;
@@ -46,13 +107,18 @@ fn event(row: &tokio_postgres::Row, first: usize) -> Event {
     }
 }
 
-fn head(row: &tokio_postgres::Row) -> Result<Head, StoreError> {
+fn head(row: &tokio_postgres::Row) -> Result<(Head, Cursor), StoreError> {
     let hash: &[u8] = row.get(1);
-    Ok(Head {
+    let head = Head {
         seq: row.get(0),
         hash: head_hash(hash)
             .ok_or_else(|| StoreError::Corrupt("the audit head's hash is not 32 bytes".into()))?,
-    })
+    };
+    let cursor = Cursor {
+        xact: row.get(2),
+        id: row.get(3),
+    };
+    Ok((head, cursor))
 }
 
 impl PgStore {
@@ -63,9 +129,20 @@ impl PgStore {
         wait: bool,
     ) -> Result<SealPass, StoreError> {
         let mut client = self.client().await?;
+        // Before the transaction, so that this sealer has no id of its own
+        // yet, and in a statement before the one that reads the records.
+        let horizon: String = client
+            .query_one(HORIZON, &[])
+            .await
+            .map_err(pg_error)?
+            .get(0);
         let tx = client.transaction().await.map_err(pg_error)?;
+        let lock = if wait { "" } else { " SKIP LOCKED" };
         let row = tx
-            .query_opt(if wait { HEAD_WAIT } else { HEAD_SKIP }, &[])
+            .query_opt(
+                &format!("SELECT {HEAD_COLUMNS} FROM audit_head WHERE id = 1 FOR UPDATE{lock}"),
+                &[],
+            )
             .await
             .map_err(pg_error)?;
         let Some(row) = row else {
@@ -78,36 +155,41 @@ impl PgStore {
                 busy: true,
             });
         };
-        let before = head(&row)?;
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT $1");
-        let rows = tx.query(&sql, &[&(limit as i64)]).await.map_err(pg_error)?;
-        if rows.is_empty() {
+        let (before, cursor) = head(&row)?;
+        let rows = tx
+            .query(
+                UNSEALED_BATCH,
+                &[&cursor.xact, &cursor.id, &(limit as i64), &horizon],
+            )
+            .await
+            .map_err(pg_error)?;
+        let Some(last) = rows.last() else {
             return Ok(SealPass {
                 sealed: 0,
                 head: before,
                 busy: false,
             });
-        }
-        let events: Vec<Event> = rows.iter().map(|row| event(row, 0)).collect();
+        };
+        let next = Cursor {
+            xact: last.get(0),
+            id: last.get(1),
+        };
+        let events: Vec<Event> = rows.iter().map(|row| event(row, 1)).collect();
         let (sealed, after) = chain::seal(key, before, events);
-        let ids: Vec<i64> = sealed.iter().map(|s| s.event.id).collect();
         let seqs: Vec<i64> = sealed.iter().map(|s| s.seq).collect();
+        let ids: Vec<i64> = sealed.iter().map(|s| s.event.id).collect();
         let hashes: Vec<&[u8]> = sealed.iter().map(|s| s.hash.as_slice()).collect();
-        let updated = tx
-            .execute(SEAL, &[&ids, &seqs, &hashes])
+        // A position taken meanwhile (a sealer not holding the head) fails
+        // the primary key, and the pass rolls back.
+        tx.execute(SEAL, &[&seqs, &ids, &hashes])
             .await
             .map_err(pg_error)?;
-        if updated != sealed.len() as u64 {
-            // Only a sealer holding the head writes positions: a row sealed
-            // meanwhile means the lock was not held. Roll back.
-            return Err(StoreError::Corrupt(
-                "an audit record was sealed by someone not holding the head".into(),
-            ));
-        }
-        tx.execute(MOVE_HEAD, &[&after.seq, &&after.hash[..]])
-            .await
-            .map_err(pg_error)?;
+        tx.execute(
+            MOVE_HEAD,
+            &[&after.seq, &&after.hash[..], &next.xact, &next.id],
+        )
+        .await
+        .map_err(pg_error)?;
         tx.commit().await.map_err(pg_error)?;
         Ok(SealPass {
             sealed: sealed.len(),
@@ -122,19 +204,15 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<Sealed>, StoreError> {
         let client = self.client().await?;
-        let sql = format!(
-            "SELECT seq, hash, {EVENT_COLUMNS} FROM audit_log
-             WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
         let rows = client
-            .query(&sql, &[&after, &(limit as i64)])
+            .query(SEALED, &[&after, &(limit as i64)])
             .await
             .map_err(pg_error)?;
         Ok(rows
             .iter()
             .map(|row| Sealed {
                 seq: row.get(0),
-                hash: row.get::<_, Option<Vec<u8>>>(1).unwrap_or_default(),
+                hash: row.get(1),
                 event: event(row, 2),
             })
             .collect())
@@ -142,8 +220,15 @@ impl PgStore {
 
     pub(super) async fn pg_audit_state(&self) -> Result<AuditState, StoreError> {
         let client = self.client().await?;
-        let head = match client.query_opt(HEAD, &[]).await.map_err(pg_error)? {
-            Some(row) => Some(head(&row)?),
+        let head = match client
+            .query_opt(
+                &format!("SELECT {HEAD_COLUMNS} FROM audit_head WHERE id = 1"),
+                &[],
+            )
+            .await
+            .map_err(pg_error)?
+        {
+            Some(row) => Some(head(&row)?.0),
             None => None,
         };
         let unsealed: i64 = client

@@ -142,8 +142,8 @@ async fn verify_names_the_tampered_record(backend: Backend) {
     // Someone edits who leased a middle record.
     let middle = &records[7];
     db.execute(&format!(
-        "UPDATE audit_log SET actor = 'client:CN=someone-else' WHERE seq = {}",
-        middle.seq
+        "UPDATE audit_log SET actor = 'client:CN=someone-else' WHERE id = {}",
+        middle.event.id
     ))
     .await;
     let (code, out) = gateway(&db, &["audit", "verify"]);
@@ -156,8 +156,8 @@ async fn verify_names_the_tampered_record(backend: Backend) {
         )
     );
     db.execute(&format!(
-        "UPDATE audit_log SET actor = '{}' WHERE seq = {}",
-        middle.event.actor, middle.seq
+        "UPDATE audit_log SET actor = '{}' WHERE id = {}",
+        middle.event.actor, middle.event.id
     ))
     .await;
     assert_eq!(gateway(&db, &["audit", "verify"]).0, 0);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use iin_gateway::audit::AuditKey;
 use iin_gateway::audit::chain::{self, Reason};
 use iin_gateway::audit::command::{Verdict, verify};
-use iin_gateway::audit::sealer::seal_all;
+use iin_gateway::audit::sealer::{seal_all, seal_settled};
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::storage::{
     AttemptOutcome, AuditKind, AuditNote, Completed, Completion, DeliveryResult, LeaseBatch,
@@ -71,9 +71,13 @@ fn completion(number: &str, token: &str, iin: &str) -> Completion {
     }
 }
 
+/// How long a test waits for records held back by other tests' transactions
+/// (PostgreSQL seals behind the oldest open transaction of the database).
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The kinds of the sealed records, in chain order, and the chain checked.
 async fn chain_kinds(store: &dyn Store) -> Vec<(String, Option<String>, String)> {
-    seal_all(store, key().chain(), true).await.unwrap();
+    seal_settled(store, key().chain(), PATIENCE).await.unwrap();
     let records = store.audit_records(0, 10_000).await.unwrap();
     let state = store.audit_state().await.unwrap();
     assert_eq!(state.unsealed, 0);
@@ -280,6 +284,163 @@ async fn every_event_writes_its_record_and_only_with_the_event(backend: Backend)
     );
 }
 
+/// PostgreSQL seals by transaction horizon (migration 0008): a record whose
+/// transaction is still open holds back the records committed after it, and
+/// once it commits it is sealed first, so nothing is skipped.
+#[tokio::test]
+async fn a_record_of_a_transaction_still_open_is_sealed_once_it_commits() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = Arc::clone(&db.store);
+    let slow = db.pg_session().await;
+    slow.batch_execute(
+        "BEGIN; INSERT INTO audit_log (at, kind, actor, outcome)
+         VALUES (now(), 'REFUSED', 'test', 'REFUSED')",
+    )
+    .await
+    .unwrap();
+    let later = store
+        .record_answers(&[accepted("GK-01", "m-1", "A-1")])
+        .await;
+    let held_back = seal_all(store.as_ref(), key().chain(), true).await;
+    let unsealed = store.audit_state().await.map(|s| s.unsealed);
+    // Ended before any assertion: a test that fails must not leave the
+    // transaction open while its schema is dropped.
+    slow.batch_execute("COMMIT").await.unwrap();
+    later.unwrap();
+    assert_eq!(
+        held_back.unwrap().0,
+        0,
+        "the open transaction holds the later record back"
+    );
+    assert_eq!(unsealed.unwrap(), 1);
+
+    let (sealed, pass) = seal_settled(store.as_ref(), key().chain(), PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!((sealed, pass.head.seq), (2, 2));
+    let records = store.audit_records(0, 10).await.unwrap();
+    let kinds: Vec<&str> = records.iter().map(|r| r.event.kind.as_str()).collect();
+    assert_eq!(kinds, ["REFUSED", "ACCEPTED"]);
+    assert!(matches!(
+        verify(store.as_ref(), &key()).await.unwrap(),
+        Verdict::Intact { .. }
+    ));
+
+    // A rolled-back record is never sealed and holds nothing back.
+    slow.batch_execute(
+        "BEGIN; INSERT INTO audit_log (at, kind, actor, outcome)
+         VALUES (now(), 'REFUSED', 'test', 'REFUSED'); ROLLBACK",
+    )
+    .await
+    .unwrap();
+    store
+        .record_answers(&[accepted("GK-01", "m-2", "A-2")])
+        .await
+        .unwrap();
+    let (sealed, pass) = seal_settled(store.as_ref(), key().chain(), PATIENCE)
+        .await
+        .unwrap();
+    assert_eq!((sealed, pass.head.seq), (1, 3));
+    assert_eq!(store.audit_state().await.unwrap().unsealed, 0);
+}
+
+/// A chain sealed before migration 0008 (positions and hashes in the
+/// records themselves) carries on after it: the positions move to
+/// `audit_chain`, the record left unsealed then is sealed after them, and
+/// `verify` finds one intact chain.
+#[tokio::test]
+async fn a_chain_sealed_before_migration_8_carries_on_after_it() {
+    let db = TestDb::new(Backend::Postgres).await;
+    // Back to schema version 6.
+    let schema = db.pg_session().await;
+    let name: String = schema
+        .query_one("SELECT current_schema()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let old_schema = [
+        include_str!("../../src/storage/migrations/postgres/0001_intake.sql"),
+        include_str!("../../src/storage/migrations/postgres/0002_mvd.sql"),
+        include_str!("../../src/storage/migrations/postgres/0003_registry.sql"),
+        include_str!("../../src/storage/migrations/postgres/0004_delivery.sql"),
+        include_str!("../../src/storage/migrations/postgres/0005_queue_order.sql"),
+        include_str!("../../src/storage/migrations/postgres/0006_audit.sql"),
+    ]
+    .join("\n");
+    db.execute(&format!(
+        "DROP SCHEMA {name} CASCADE; CREATE SCHEMA {name}; SET search_path = {name};
+         {old_schema}
+         CREATE TABLE schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL);
+         INSERT INTO schema_migrations SELECT v, now() FROM generate_series(1, 6) AS v;
+         INSERT INTO audit_log (at, kind, actor, outcome)
+         SELECT now(), 'REFUSED', 'test ' || i, 'REFUSED' FROM generate_series(1, 3) AS i;"
+    ))
+    .await;
+    // The first two sealed as version 6 did: seq and hash in the record.
+    let session = db.pg_session().await;
+    let rows = session
+        .query(
+            "SELECT id, at, kind, actor, sender_id, application_number, outcome, code,
+                    message_hash, iin_hash, document_hash, detail
+             FROM audit_log ORDER BY id LIMIT 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    let events = rows
+        .iter()
+        .map(|r| chain::Event {
+            id: r.get(0),
+            at: r.get(1),
+            kind: r.get(2),
+            actor: r.get(3),
+            sender_id: r.get(4),
+            application_number: r.get(5),
+            outcome: r.get(6),
+            code: r.get(7),
+            message_hash: r.get(8),
+            iin_hash: r.get(9),
+            document_hash: r.get(10),
+            detail: r.get(11),
+        })
+        .collect();
+    let (sealed, head) = chain::seal(key().chain(), chain::Head::EMPTY, events);
+    for record in &sealed {
+        session
+            .execute(
+                "UPDATE audit_log SET seq = $1, hash = $2 WHERE id = $3",
+                &[&record.seq, &record.hash, &record.event.id],
+            )
+            .await
+            .unwrap();
+    }
+    session
+        .execute(
+            "UPDATE audit_head SET seq = $1, hash = $2",
+            &[&head.seq, &&head.hash[..]],
+        )
+        .await
+        .unwrap();
+
+    // Opening the store migrates it; the chain goes on from position 2.
+    let store = db.reopen().await;
+    assert_eq!(store.audit_state().await.unwrap().unsealed, 1);
+    store
+        .record_answers(&[accepted("GK-01", "m-1", "A-1")])
+        .await
+        .unwrap();
+    match verify(store.as_ref(), &key()).await.unwrap() {
+        Verdict::Intact { summary, unsealed } => {
+            assert_eq!((summary.records, unsealed), (4, 0));
+        }
+        Verdict::Broken(broken) => panic!("{broken:?}"),
+    }
+    let records = store.audit_records(0, 10).await.unwrap();
+    assert_eq!(records[..2], sealed[..]);
+    let actors: Vec<&str> = records.iter().map(|r| r.event.actor.as_str()).collect();
+    assert_eq!(actors[..3], ["test 1", "test 2", "test 3"]);
+}
+
 async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = Arc::clone(&db.store);
@@ -292,7 +453,16 @@ async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
         .collect();
     store.record_answers(&first).await.unwrap();
     assert_eq!(store.audit_state().await.unwrap().unsealed, 50);
-    let pass = store.seal_audit(key().chain(), 20, true).await.unwrap();
+    // One transaction wrote the 50, so a pass seals 20 of them or, while
+    // another test's older transaction is open (PostgreSQL), none yet.
+    let give_up = std::time::Instant::now() + PATIENCE;
+    let pass = loop {
+        let pass = store.seal_audit(key().chain(), 20, true).await.unwrap();
+        if pass.sealed > 0 || std::time::Instant::now() > give_up {
+            break pass;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     assert_eq!((pass.sealed, pass.head.seq, pass.busy), (20, 20, false));
 
     // Writers and sealers at once: every record sealed exactly once.
@@ -322,7 +492,9 @@ async fn sealing_makes_one_chain_however_many_sealers_run(backend: Backend) {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    let (_, last) = seal_all(store.as_ref(), key().chain(), true).await.unwrap();
+    let (_, last) = seal_settled(store.as_ref(), key().chain(), PATIENCE)
+        .await
+        .unwrap();
     assert_eq!(last.head.seq, 90);
     let records = store.audit_records(0, 1000).await.unwrap();
     assert_eq!(records.len(), 90);
@@ -394,34 +566,47 @@ async fn an_edited_or_removed_record_is_named(backend: Backend) {
     };
 
     // An edited field.
-    db.execute("UPDATE audit_log SET outcome = 'REFUSED' WHERE seq = 4")
-        .await;
+    // Records are addressed by id: on PostgreSQL the positions are in
+    // `audit_chain`, on SQLite beside the record.
+    db.execute(&format!(
+        "UPDATE audit_log SET outcome = 'REFUSED' WHERE id = {}",
+        id_at(4)
+    ))
+    .await;
     let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
     assert_eq!((found.position, found.id), (4, Some(id_at(4))));
     assert_eq!(found.reason, Reason::Altered);
-    db.execute("UPDATE audit_log SET outcome = 'QUEUED' WHERE seq = 4")
-        .await;
+    db.execute(&format!(
+        "UPDATE audit_log SET outcome = 'QUEUED' WHERE id = {}",
+        id_at(4)
+    ))
+    .await;
     assert!(matches!(
         verify(db.store.as_ref(), &key()).await.unwrap(),
         Verdict::Intact { .. }
     ));
 
     // A swap of two records' contents (their application numbers).
-    db.execute(
-        "UPDATE audit_log SET application_number = CASE seq WHEN 2 THEN 'A-6' ELSE 'A-1' END
-         WHERE seq IN (2, 7)",
-    )
+    db.execute(&format!(
+        "UPDATE audit_log SET application_number = CASE id WHEN {two} THEN 'A-6' ELSE 'A-1' END
+         WHERE id IN ({two}, {seven})",
+        two = id_at(2),
+        seven = id_at(7)
+    ))
     .await;
     let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
     assert_eq!((found.position, found.reason), (2, Reason::Altered));
-    db.execute(
-        "UPDATE audit_log SET application_number = CASE seq WHEN 2 THEN 'A-1' ELSE 'A-6' END
-         WHERE seq IN (2, 7)",
-    )
+    db.execute(&format!(
+        "UPDATE audit_log SET application_number = CASE id WHEN {two} THEN 'A-1' ELSE 'A-6' END
+         WHERE id IN ({two}, {seven})",
+        two = id_at(2),
+        seven = id_at(7)
+    ))
     .await;
 
     // A removed record.
-    db.execute("DELETE FROM audit_log WHERE seq = 6").await;
+    db.execute(&format!("DELETE FROM audit_log WHERE id = {}", id_at(6)))
+        .await;
     let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
     assert_eq!(found.position, 6);
     assert_eq!(
@@ -442,7 +627,12 @@ async fn an_edited_or_removed_record_is_named(backend: Backend) {
             .unwrap();
     }
     verify(db.store.as_ref(), &key()).await.unwrap();
-    db.execute("DELETE FROM audit_log WHERE seq = 3").await;
+    let last = db.store.audit_records(2, 1).await.unwrap();
+    db.execute(&format!(
+        "DELETE FROM audit_log WHERE id = {}",
+        last[0].event.id
+    ))
+    .await;
     let found = broken(verify(db.store.as_ref(), &key()).await.unwrap());
     assert_eq!(
         (found.position, found.reason),

@@ -221,7 +221,8 @@ async fn roles_and_senders_are_enforced_over_mutual_tls() {
     );
     // The audit log names each client as `[access]` names its certificate.
     let key = iin_gateway::audit::AuditKey::new(&config.audit.key);
-    iin_gateway::audit::sealer::seal_all(db.store.as_ref(), key.chain(), true)
+    let patience = std::time::Duration::from_secs(10);
+    iin_gateway::audit::sealer::seal_settled(db.store.as_ref(), key.chain(), patience)
         .await
         .unwrap();
     let records = db.store.audit_records(0, 100).await.unwrap();

@@ -123,6 +123,22 @@ impl TestDb {
         }
     }
 
+    /// A PostgreSQL session of its own on the test's schema, for statements
+    /// the store does not make (an open transaction, say).
+    pub async fn pg_session(&self) -> tokio_postgres::Client {
+        assert_eq!(self.backend, Backend::Postgres, "a PostgreSQL test");
+        let client = pg_client(&self.url).await;
+        let schema = self
+            .schema
+            .as_deref()
+            .expect("a PostgreSQL test has a schema");
+        client
+            .batch_execute(&format!("SET search_path = {schema}"))
+            .await
+            .expect("set search_path");
+        client
+    }
+
     /// Runs SQL directly against the test's database, behind the store's back
     /// (to simulate an operator's or an attacker's edit).
     pub async fn execute(&self, sql: &str) {
