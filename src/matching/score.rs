@@ -304,12 +304,15 @@ pub fn outcome(score: f64, config: &MatchingConfig) -> Outcome {
 /// written-out diacritics of the same name is the same person; a POSSIBLE
 /// is not certain enough to issue a certificate on, nor is the same person
 /// registered with another document (the result becomes IDENTITY_MISMATCH).
+///
+/// `applicant` is the application's identity prepared
+/// (`PreparedIdentity::new(&Identity::from(application))`), so that the
+/// caller who also keys it for the registry prepares it once.
 pub fn same_person(
-    application: &crate::domain::application::Application,
+    applicant: &PreparedIdentity,
     registered: &crate::domain::result::RegisteredIdentity,
     config: &MatchingConfig,
 ) -> bool {
-    let applicant = PreparedIdentity::new(&super::Identity::from(application));
     let registered = PreparedIdentity::new(&super::Identity::from(registered));
     applicant
         .documents

@@ -35,10 +35,15 @@ pub fn identity_of(person: &RegistryPerson) -> Identity {
 /// The registry row of a person whose IIN was formed through the gateway:
 /// the application's identity, its spellings and hashed blocking keys, so
 /// the next applicant who is this person is screened against them.
-pub fn formed_person(iin: &str, identity: &Identity, hasher: &KeyHasher) -> NewRegistryPerson {
-    let prepared = PreparedIdentity::new(identity);
+/// `prepared` is `PreparedIdentity::new(identity)`.
+pub fn formed_person(
+    iin: &str,
+    identity: &Identity,
+    prepared: &PreparedIdentity,
+    hasher: &KeyHasher,
+) -> NewRegistryPerson {
     NewRegistryPerson {
-        keys: hasher.keys_of(&prepared),
+        keys: hasher.keys_of(prepared),
         person: RegistryPerson {
             iin: iin.to_owned(),
             surname: identity.surname.clone(),

@@ -24,7 +24,7 @@ use gateway_xml::{IinCertificate, NameOut};
 use iin_gateway::domain::application::Application;
 use iin_gateway::domain::lifecycle::State;
 use iin_gateway::domain::name::PersonName;
-use iin_gateway::matching::Identity;
+use iin_gateway::matching::{Identity, PreparedIdentity};
 use iin_gateway::mvd_sim::{PersonKey, Registry, SimDecision};
 use iin_gateway::registry::formed_person;
 use iin_gateway::registry::keys::KeyHasher;
@@ -120,7 +120,9 @@ pub fn build(n: usize) -> Result<Queue, String> {
             formed_at: formed_at.clone(),
         });
         let result_hash = Sha256::digest(format!("{}/{iin}", row.number)).into();
-        let registry = formed_person(&iin, &Identity::from(&application), &hasher);
+        let identity = Identity::from(&application);
+        let prepared = PreparedIdentity::new(&identity);
+        let registry = formed_person(&iin, &identity, &prepared, &hasher);
         decided.insert(
             row.number.clone(),
             Decided {

@@ -10,7 +10,7 @@ use crate::domain::deadline::step_due;
 use crate::domain::ids::ApplicationNumber;
 use crate::domain::lifecycle::State;
 use crate::domain::result::{Decision, MvdResult, decide};
-use crate::matching::Identity;
+use crate::matching::{Identity, PreparedIdentity};
 use crate::registry::formed_person;
 use crate::service::time_format::instant;
 use crate::service::{Answer, Gateway};
@@ -140,7 +140,10 @@ impl Gateway {
         )
         .into();
         let config = &self.matching.config;
-        let same_person = |a: &Application, r: &_| crate::matching::same_person(a, r, config);
+        let identity = Identity::from(application);
+        let applicant = PreparedIdentity::new(&identity);
+        let same_person =
+            |_: &Application, r: &_| crate::matching::same_person(&applicant, r, config);
         let (state, code, iin, document, warnings) = match decide(application, result, same_person)
         {
             Decision::Form { iin, warnings } => {
@@ -183,7 +186,7 @@ impl Gateway {
         };
         let registry = iin
             .as_deref()
-            .map(|iin| formed_person(iin, &Identity::from(application), &self.key_hasher));
+            .map(|iin| formed_person(iin, &identity, &applicant, &self.key_hasher));
         let audit = AuditNote {
             kind: AuditKind::Decided,
             actor: actor.to_owned(),
