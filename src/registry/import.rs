@@ -37,6 +37,10 @@ pub struct FileSummary {
     pub bad_rows: u64,
     /// The line an earlier run had committed up to (1 when starting afresh).
     pub resumed_at_line: u64,
+    /// Whether the keys were loaded without their index, which was built
+    /// at the end (an empty registry, or an interrupted bulk load resumed),
+    /// and how long building the indexes took.
+    pub bulk_load: Option<std::time::Duration>,
 }
 
 /// Why a file could not be imported to its end. What was committed before
@@ -211,6 +215,62 @@ pub async fn import_file(
         ));
     }
     let file = File::open(path).map_err(|e| ImportError::File(format!("cannot open: {e}")))?;
+    let bulk_load = store.begin_registry_bulk_load().await?;
+    let loaded = load(
+        Arc::clone(&store),
+        file,
+        LoadPlan {
+            file_id,
+            resume_line,
+            is_xml,
+            source: format!(
+                "import:{}",
+                path.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ),
+        },
+        hasher,
+        batch_size,
+        observer,
+    )
+    .await;
+    // Also after a failure: a gateway serving meanwhile needs the indexes
+    // back, and what was committed stays.
+    let building = std::time::Instant::now();
+    let built = if bulk_load {
+        store.finish_registry_bulk_load().await
+    } else {
+        Ok(())
+    };
+    let mut summary = loaded?;
+    built?;
+    summary.bulk_load = bulk_load.then(|| building.elapsed());
+    Ok(summary)
+}
+
+/// Where a file's reading starts and what its rows are called.
+struct LoadPlan {
+    file_id: String,
+    resume_line: u64,
+    is_xml: bool,
+    source: String,
+}
+
+/// Reads, keys and writes the batches of an open file.
+async fn load(
+    store: Arc<dyn Store>,
+    file: File,
+    plan: LoadPlan,
+    hasher: &KeyHasher,
+    batch_size: usize,
+    observer: Arc<dyn ImportObserver>,
+) -> Result<FileSummary, ImportError> {
+    let LoadPlan {
+        file_id,
+        resume_line,
+        is_xml,
+        source,
+    } = plan;
     let read = Arc::new(AtomicU64::new(0));
     let input = BufReader::with_capacity(
         1 << 16,
@@ -218,11 +278,6 @@ pub async fn import_file(
             inner: file,
             read: Arc::clone(&read),
         },
-    );
-    let source = format!(
-        "import:{}",
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     );
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ReadBatch, FatalError>>(2);

@@ -719,6 +719,14 @@ impl Store for PgStore {
         }))
     }
 
+    async fn begin_registry_bulk_load(&self) -> Result<bool, StoreError> {
+        self.pg_begin_registry_bulk_load().await
+    }
+
+    async fn finish_registry_bulk_load(&self) -> Result<(), StoreError> {
+        self.pg_finish_registry_bulk_load().await
+    }
+
     async fn registry_candidates(
         &self,
         keys: &[KeyHash],

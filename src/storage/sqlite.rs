@@ -532,6 +532,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// SQLite's key and document tables are `WITHOUT ROWID`: the primary
+    /// key is the table, there is no index to build apart.
+    async fn begin_registry_bulk_load(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn finish_registry_bulk_load(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn registry_candidates(
         &self,
         keys: &[KeyHash],
