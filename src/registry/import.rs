@@ -9,6 +9,7 @@
 //! re-run after a crash starts after the last committed batch; and persons
 //! already present are skipped, so re-importing adds nothing.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -365,7 +366,12 @@ async fn load(
         resumed_at_line: resume_line,
         ..FileSummary::default()
     };
-    let mut writing: Option<tokio::task::JoinHandle<Result<ImportCounts, StoreError>>> = None;
+    let mut writers = Writers {
+        store,
+        file_id,
+        in_flight: VecDeque::new(),
+        committed: (resume_line, 0),
+    };
     let mut failure = None;
     while let Some(message) = rx.recv().await {
         let batch = match message {
@@ -380,22 +386,22 @@ async fn load(
         let keyed = tokio::task::spawn_blocking(move || keyed_batch(persons, &hasher))
             .await
             .expect("keying does not panic");
-        if let Some(previous) = writing.take() {
-            summary.counts += previous.await.expect("the write task does not panic")?;
+        match writers.make_room().await {
+            Ok(counts) => summary.counts += counts,
+            Err(e) => {
+                writers.abandon().await;
+                failure = Some(e.into());
+                break;
+            }
         }
         observer.progress(batch.byte);
-        let mark = ImportMark {
-            file: file_id.clone(),
-            line: batch.next_line,
-            byte: batch.byte,
-        };
-        let store = Arc::clone(&store);
-        writing = Some(tokio::spawn(async move {
-            store.upsert_registry_persons(&keyed, Some(&mark)).await
-        }));
+        writers.spawn(keyed, batch.next_line, batch.byte);
     }
-    if let Some(previous) = writing.take() {
-        summary.counts += previous.await.expect("the write task does not panic")?;
+    if !matches!(failure, Some(ImportError::Store(_))) {
+        match writers.finish().await {
+            Ok(counts) => summary.counts += counts,
+            Err(e) => failure = failure.or(Some(e.into())),
+        }
     }
     drop(rx);
     let _ = reader.join();
@@ -403,6 +409,93 @@ async fn load(
     match failure {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+/// Batches written by up to [`WRITERS`] transactions at once, so that the
+/// database works on one batch while the next is sent.
+///
+/// Their commits may come in either order, so a batch's mark is not its own
+/// end but the end of the last batch known to be committed when it was sent
+/// (the store keeps the greatest mark): after a crash the next run may read
+/// up to `WRITERS` batches again, whose persons are then already present.
+/// After the last batch the mark is moved to the end of the file.
+struct Writers {
+    store: Arc<dyn Store>,
+    file_id: String,
+    /// Oldest first: each write with the line and byte after its batch.
+    in_flight: VecDeque<(Writing, u64, u64)>,
+    /// Line and byte before which every batch is committed.
+    committed: (u64, u64),
+}
+
+type Writing = tokio::task::JoinHandle<Result<ImportCounts, StoreError>>;
+
+/// Transactions of one import in flight at once.
+const WRITERS: usize = 2;
+
+impl Writers {
+    fn mark(&self) -> ImportMark {
+        ImportMark {
+            file: self.file_id.clone(),
+            line: self.committed.0,
+            byte: self.committed.1,
+        }
+    }
+
+    fn spawn(&mut self, batch: Vec<NewRegistryPerson>, next_line: u64, byte: u64) {
+        let store = Arc::clone(&self.store);
+        let mark = self.mark();
+        let writing =
+            tokio::spawn(async move { store.upsert_registry_persons(&batch, Some(&mark)).await });
+        self.in_flight.push_back((writing, next_line, byte));
+    }
+
+    /// Waits for the oldest write while as many as [`WRITERS`] are in flight.
+    async fn make_room(&mut self) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        while self.in_flight.len() >= WRITERS {
+            counts += self.oldest().await?;
+        }
+        Ok(counts)
+    }
+
+    async fn oldest(&mut self) -> Result<ImportCounts, StoreError> {
+        let (writing, next_line, byte) = self
+            .in_flight
+            .pop_front()
+            .expect("called with a write in flight");
+        let counts = writing.await.expect("the write task does not panic")?;
+        self.committed = (next_line, byte);
+        Ok(counts)
+    }
+
+    /// After a failed write: lets the others end, and leaves the mark
+    /// where the batches' own transactions put it.
+    async fn abandon(&mut self) {
+        while let Some((writing, ..)) = self.in_flight.pop_front() {
+            let _ = writing.await;
+        }
+    }
+
+    /// Waits for every write; then, if all were committed, moves the mark
+    /// to the end of the last batch (the end of the file, or the record an
+    /// unreadable file stopped at).
+    async fn finish(mut self) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        while !self.in_flight.is_empty() {
+            match self.oldest().await {
+                Ok(more) => counts += more,
+                Err(e) => {
+                    self.abandon().await;
+                    return Err(e);
+                }
+            }
+        }
+        self.store
+            .upsert_registry_persons(&[], Some(&self.mark()))
+            .await?;
+        Ok(counts)
     }
 }
 

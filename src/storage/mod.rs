@@ -293,7 +293,9 @@ pub trait Store: Send + Sync + 'static {
     /// and blocking keys, in one transaction; a person whose IIN is already
     /// there is left as it is (the registry is append-only: re-importing
     /// never changes or doubles a row). `mark`, when given, records in the
-    /// same transaction how far the import file is committed.
+    /// same transaction how far the import file is committed; a mark
+    /// never moves back (two batches' transactions may commit in either
+    /// order, each with a mark it knows to be safe).
     async fn upsert_registry_persons(
         &self,
         batch: &[NewRegistryPerson],

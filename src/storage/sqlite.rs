@@ -749,8 +749,10 @@ fn write_registry(
         tx.execute(
             "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
              VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
-                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+             ON CONFLICT (file) DO UPDATE SET
+                 committed_line = max(committed_line, excluded.committed_line),
+                 committed_byte = max(committed_byte, excluded.committed_byte),
+                 updated_at = excluded.updated_at",
             params![mark.file, mark.line as i64, mark.byte as i64, now],
         )
         .map_err(sql_error)?;
