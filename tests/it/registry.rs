@@ -669,3 +669,29 @@ async fn possible_candidates_reach_the_mvd_on_sqlite() {
 async fn possible_candidates_reach_the_mvd_on_postgres() {
     possible_candidates_reach_the_mvd(Backend::Postgres).await;
 }
+
+/// Two batches' transactions may commit in either order, each with a mark
+/// it knows to be safe: the later commit of an older mark leaves the newer.
+async fn a_mark_never_moves_back(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    for line in [5, 3] {
+        let mark = iin_gateway::storage::ImportMark {
+            file: "export.csv|1|1".into(),
+            line,
+            byte: line * 10,
+        };
+        db.store
+            .upsert_registry_persons(&[], Some(&mark))
+            .await
+            .unwrap();
+    }
+    let mark = db
+        .store
+        .import_mark("export.csv|1|1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((mark.line, mark.byte), (5, 50));
+}
+
+on_both!(a_mark_never_moves_back);
