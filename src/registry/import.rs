@@ -3,11 +3,13 @@
 //! the persons to the registry in batches.
 //!
 //! Three stages overlap: a reader thread parses and checks records; the
-//! keys of a batch are computed on every core; the store writes the batch
-//! before while the next one is keyed. Each batch is one transaction that
-//! also records how far the file is committed (`registry_imports`), so a
-//! re-run after a crash starts after the last committed batch; and persons
-//! already present are skipped, so re-importing adds nothing.
+//! keys of a batch are computed on every core; the store writes the two
+//! batches before while the next one is keyed ([`Writers`]). Each batch is
+//! one transaction that also records how far the file is committed
+//! (`registry_imports`), so a re-run after a crash starts at most two
+//! batches before where it stopped; and persons already present are
+//! skipped, so re-importing adds nothing. Into an empty registry the store
+//! may load in bulk, building its key index once at the end (ADR 0010).
 
 use std::collections::VecDeque;
 use std::fs::File;
