@@ -18,9 +18,10 @@
 use super::StoreError;
 use super::postgres::{PgStore, pg_error};
 
-/// Both sides of a bulk load take this lock: one at a time, and no key or
-/// document written by anyone else (an MVD result) while an index is
-/// dropped or built. Readers (duplicate checks) go on meanwhile.
+/// Both sides of a bulk load take this lock on the tables they change: one
+/// at a time, and no key or document written by anyone else (an MVD result)
+/// while an index is dropped or built. Readers (duplicate checks) go on
+/// meanwhile.
 const LOCK: &str = "LOCK TABLE registry_keys, registry_documents IN SHARE ROW EXCLUSIVE MODE";
 
 /// Whether either index is missing, and whether the registry is empty.
@@ -40,21 +41,32 @@ const BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '512MB'";
 
 /// Each index as the migration made it: a unique index built by one sort
 /// (which takes only a SHARE lock, so lookups go on), then attached as the
-/// primary key (a moment's exclusive lock).
-const INDEXES: [(&str, &str); 2] = [
-    (
-        "registry_keys_pkey",
-        "CREATE UNIQUE INDEX registry_keys_pkey ON registry_keys (key, iin);
-         ALTER TABLE registry_keys
-             ADD CONSTRAINT registry_keys_pkey PRIMARY KEY USING INDEX registry_keys_pkey",
-    ),
-    (
-        "registry_documents_pkey",
-        "CREATE UNIQUE INDEX registry_documents_pkey
-             ON registry_documents (number_normalized, iin);
-         ALTER TABLE registry_documents
-             ADD CONSTRAINT registry_documents_pkey PRIMARY KEY USING INDEX registry_documents_pkey",
-    ),
+/// primary key (a moment's exclusive lock). The two are built at once, on
+/// two connections: the key index's sort leaves a core idle part of the
+/// time.
+struct Index {
+    table: &'static str,
+    name: &'static str,
+    build: &'static str,
+}
+
+const INDEXES: [Index; 2] = [
+    Index {
+        table: "registry_keys",
+        name: "registry_keys_pkey",
+        build: "CREATE UNIQUE INDEX registry_keys_pkey ON registry_keys (key, iin);
+            ALTER TABLE registry_keys
+                ADD CONSTRAINT registry_keys_pkey PRIMARY KEY USING INDEX registry_keys_pkey",
+    },
+    Index {
+        table: "registry_documents",
+        name: "registry_documents_pkey",
+        build: "CREATE UNIQUE INDEX registry_documents_pkey
+                ON registry_documents (number_normalized, iin);
+            ALTER TABLE registry_documents
+                ADD CONSTRAINT registry_documents_pkey
+                PRIMARY KEY USING INDEX registry_documents_pkey",
+    },
 ];
 
 impl PgStore {
@@ -73,19 +85,30 @@ impl PgStore {
     }
 
     pub(super) async fn pg_finish_registry_bulk_load(&self) -> Result<(), StoreError> {
+        let [keys, documents] = &INDEXES;
+        tokio::try_join!(
+            self.build_if_missing(keys),
+            self.build_if_missing(documents)
+        )?;
+        Ok(())
+    }
+
+    async fn build_if_missing(&self, index: &Index) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
-        tx.batch_execute(LOCK).await.map_err(pg_error)?;
-        tx.batch_execute(BUILD_MEMORY).await.map_err(pg_error)?;
-        for (name, build) in INDEXES {
-            let missing: bool = tx
-                .query_one("SELECT to_regclass($1) IS NULL", &[&name])
-                .await
-                .map_err(pg_error)?
-                .get(0);
-            if missing {
-                tx.batch_execute(build).await.map_err(pg_error)?;
-            }
+        tx.batch_execute(&format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE; {BUILD_MEMORY}",
+            index.table
+        ))
+        .await
+        .map_err(pg_error)?;
+        let missing: bool = tx
+            .query_one("SELECT to_regclass($1) IS NULL", &[&index.name])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        if missing {
+            tx.batch_execute(index.build).await.map_err(pg_error)?;
         }
         tx.commit().await.map_err(pg_error)
     }
