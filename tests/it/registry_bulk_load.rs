@@ -1,17 +1,20 @@
 //! The registry's bulk load (ADR 0010): an import into an empty registry
 //! loads keys and documents without their indexes on PostgreSQL and builds
 //! them before it reports; a crashed bulk load is finished by the next run;
-//! re-importing adds nothing. On SQLite the same imports keep their indexes
-//! and give the same rows.
+//! re-importing adds nothing; an MVD result recorded meanwhile keeps its
+//! registry rows. On SQLite the same imports keep their indexes and give
+//! the same rows.
 
 use gbd_fl::{CsvExport, Item};
 use iin_gateway::matching::{Identity, PreparedIdentity};
 use iin_gateway::registry::KeyHasher;
 use iin_gateway::registry::import::{keyed_batch, registry_person};
-use iin_gateway::storage::{ImportMark, NewRegistryPerson};
+use iin_gateway::storage::{Completed, ImportMark, NewRegistryPerson};
 use time::macros::date;
 
 use crate::registry::{csv, file_id, import};
+use crate::store_conformance::AT;
+use crate::store_mvd::{completion, lease_one, queue, registry_row};
 use crate::support::{Backend, TestDb, pg_client, pg_url};
 
 /// The primary keys of the key and document tables, as the catalog has
@@ -174,7 +177,38 @@ async fn a_crash_before_the_index_build_is_repaired(backend: Backend) {
     assert_eq!(db.count("registry_keys").await, keys);
 }
 
+/// A gateway recording an MVD result that forms an IIN during a bulk load:
+/// the holder's registry row, keys and documents are written without the
+/// two indexes, and are there, unique, once they are built.
+async fn an_mvd_result_during_a_bulk_load(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    assert_eq!(
+        db.store.begin_registry_bulk_load().await.unwrap(),
+        backend == Backend::Postgres
+    );
+    let numbers = queue(&db.store, 1).await;
+    let lease = lease_one(&db.store, AT, "a").await;
+    let mut formed = completion(&numbers[0], &lease.token, AT, Some("900704300602"));
+    formed.registry = Some(registry_row("900704300602", "gateway"));
+    assert_eq!(
+        db.store.complete(&formed).await.unwrap(),
+        Completed::Recorded
+    );
+    db.store.finish_registry_bulk_load().await.unwrap();
+    if backend == Backend::Postgres {
+        assert_eq!(primary_keys(&db).await, BOTH_KEYS);
+    }
+    for (table, rows) in [
+        ("registry_persons", 1),
+        ("registry_keys", 3),
+        ("registry_documents", 1),
+    ] {
+        assert_eq!(db.count(table).await, rows, "{table}");
+    }
+}
+
 on_both!(
+    an_mvd_result_during_a_bulk_load,
     an_empty_registry_is_bulk_loaded,
     a_crashed_bulk_load_is_finished_by_the_next_run,
     a_crash_before_the_index_build_is_repaired,
