@@ -29,6 +29,11 @@ impl ImportObserver for Terminal {
     fn progress(&self, bytes: u64) {
         self.bar.set_position(bytes);
     }
+
+    fn building_indexes(&self) {
+        self.bar
+            .set_message(format!("{}: building the key index", self.file));
+    }
 }
 
 fn bar(path: &Path) -> ProgressBar {

@@ -64,6 +64,9 @@ pub trait ImportObserver: Send + Sync {
     fn bad_row(&self, line: u64, problem: &str);
     /// Bytes of the file read so far.
     fn progress(&self, bytes: u64);
+    /// Every batch is written; the indexes a bulk load dropped are being
+    /// built (seconds per million persons), before the import reports.
+    fn building_indexes(&self) {}
 }
 
 /// Checks an exported record and turns it into a registry person.
@@ -234,13 +237,14 @@ pub async fn import_file(
         },
         hasher,
         batch_size,
-        observer,
+        Arc::clone(&observer),
     )
     .await;
     // Also after a failure: a gateway serving meanwhile needs the indexes
     // back, and what was committed stays.
     let building = std::time::Instant::now();
     let built = if bulk_load {
+        observer.building_indexes();
         store.finish_registry_bulk_load().await
     } else {
         Ok(())
