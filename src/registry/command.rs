@@ -29,6 +29,11 @@ impl ImportObserver for Terminal {
     fn progress(&self, bytes: u64) {
         self.bar.set_position(bytes);
     }
+
+    fn building_indexes(&self) {
+        self.bar
+            .set_message(format!("{}: building the key index", self.file));
+    }
 }
 
 fn bar(path: &Path) -> ProgressBar {
@@ -105,6 +110,13 @@ pub fn import(
                 Ok(summary) => {
                     total += summary.counts;
                     bad += summary.bad_rows;
+                    if let Some(build) = summary.bulk_load {
+                        eprintln!(
+                            "{}: loaded in bulk into an empty registry, key index built in {:.1} s",
+                            path.display(),
+                            build.as_secs_f64()
+                        );
+                    }
                     if summary.resumed_at_line > 1 {
                         eprintln!(
                             "{}: resumed at line {} (committed by an earlier run)",

@@ -3,12 +3,15 @@
 //! the persons to the registry in batches.
 //!
 //! Three stages overlap: a reader thread parses and checks records; the
-//! keys of a batch are computed on every core; the store writes the batch
-//! before while the next one is keyed. Each batch is one transaction that
-//! also records how far the file is committed (`registry_imports`), so a
-//! re-run after a crash starts after the last committed batch; and persons
-//! already present are skipped, so re-importing adds nothing.
+//! keys of a batch are computed on every core; the store writes the two
+//! batches before while the next one is keyed ([`Writers`]). Each batch is
+//! one transaction that also records how far the file is committed
+//! (`registry_imports`), so a re-run after a crash starts at most two
+//! batches before where it stopped; and persons already present are
+//! skipped, so re-importing adds nothing. Into an empty registry the store
+//! may load in bulk, building its key index once at the end (ADR 0010).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -37,6 +40,10 @@ pub struct FileSummary {
     pub bad_rows: u64,
     /// The line an earlier run had committed up to (1 when starting afresh).
     pub resumed_at_line: u64,
+    /// Whether the keys were loaded without their index, which was built
+    /// at the end (an empty registry, or an interrupted bulk load resumed),
+    /// and how long building the indexes took.
+    pub bulk_load: Option<std::time::Duration>,
 }
 
 /// Why a file could not be imported to its end. What was committed before
@@ -57,6 +64,9 @@ pub trait ImportObserver: Send + Sync {
     fn bad_row(&self, line: u64, problem: &str);
     /// Bytes of the file read so far.
     fn progress(&self, bytes: u64);
+    /// Every batch is written; the indexes a bulk load dropped are being
+    /// built (seconds per million persons), before the import reports.
+    fn building_indexes(&self) {}
 }
 
 /// Checks an exported record and turns it into a registry person.
@@ -211,6 +221,63 @@ pub async fn import_file(
         ));
     }
     let file = File::open(path).map_err(|e| ImportError::File(format!("cannot open: {e}")))?;
+    let bulk_load = store.begin_registry_bulk_load().await?;
+    let loaded = load(
+        Arc::clone(&store),
+        file,
+        LoadPlan {
+            file_id,
+            resume_line,
+            is_xml,
+            source: format!(
+                "import:{}",
+                path.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ),
+        },
+        hasher,
+        batch_size,
+        Arc::clone(&observer),
+    )
+    .await;
+    // Also after a failure: a gateway serving meanwhile needs the indexes
+    // back, and what was committed stays.
+    let building = std::time::Instant::now();
+    let built = if bulk_load {
+        observer.building_indexes();
+        store.finish_registry_bulk_load().await
+    } else {
+        Ok(())
+    };
+    let mut summary = loaded?;
+    built?;
+    summary.bulk_load = bulk_load.then(|| building.elapsed());
+    Ok(summary)
+}
+
+/// Where a file's reading starts and what its rows are called.
+struct LoadPlan {
+    file_id: String,
+    resume_line: u64,
+    is_xml: bool,
+    source: String,
+}
+
+/// Reads, keys and writes the batches of an open file.
+async fn load(
+    store: Arc<dyn Store>,
+    file: File,
+    plan: LoadPlan,
+    hasher: &KeyHasher,
+    batch_size: usize,
+    observer: Arc<dyn ImportObserver>,
+) -> Result<FileSummary, ImportError> {
+    let LoadPlan {
+        file_id,
+        resume_line,
+        is_xml,
+        source,
+    } = plan;
     let read = Arc::new(AtomicU64::new(0));
     let input = BufReader::with_capacity(
         1 << 16,
@@ -218,11 +285,6 @@ pub async fn import_file(
             inner: file,
             read: Arc::clone(&read),
         },
-    );
-    let source = format!(
-        "import:{}",
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     );
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<ReadBatch, FatalError>>(2);
@@ -310,7 +372,12 @@ pub async fn import_file(
         resumed_at_line: resume_line,
         ..FileSummary::default()
     };
-    let mut writing: Option<tokio::task::JoinHandle<Result<ImportCounts, StoreError>>> = None;
+    let mut writers = Writers {
+        store,
+        file_id,
+        in_flight: VecDeque::new(),
+        committed: (resume_line, 0),
+    };
     let mut failure = None;
     while let Some(message) = rx.recv().await {
         let batch = match message {
@@ -325,22 +392,22 @@ pub async fn import_file(
         let keyed = tokio::task::spawn_blocking(move || keyed_batch(persons, &hasher))
             .await
             .expect("keying does not panic");
-        if let Some(previous) = writing.take() {
-            summary.counts += previous.await.expect("the write task does not panic")?;
+        match writers.make_room().await {
+            Ok(counts) => summary.counts += counts,
+            Err(e) => {
+                writers.abandon().await;
+                failure = Some(e.into());
+                break;
+            }
         }
         observer.progress(batch.byte);
-        let mark = ImportMark {
-            file: file_id.clone(),
-            line: batch.next_line,
-            byte: batch.byte,
-        };
-        let store = Arc::clone(&store);
-        writing = Some(tokio::spawn(async move {
-            store.upsert_registry_persons(&keyed, Some(&mark)).await
-        }));
+        writers.spawn(keyed, batch.next_line, batch.byte);
     }
-    if let Some(previous) = writing.take() {
-        summary.counts += previous.await.expect("the write task does not panic")?;
+    if !matches!(failure, Some(ImportError::Store(_))) {
+        match writers.finish().await {
+            Ok(counts) => summary.counts += counts,
+            Err(e) => failure = failure.or(Some(e.into())),
+        }
     }
     drop(rx);
     let _ = reader.join();
@@ -348,6 +415,93 @@ pub async fn import_file(
     match failure {
         Some(e) => Err(e),
         None => Ok(summary),
+    }
+}
+
+/// Batches written by up to [`WRITERS`] transactions at once, so that the
+/// database works on one batch while the next is sent.
+///
+/// Their commits may come in either order, so a batch's mark is not its own
+/// end but the end of the last batch known to be committed when it was sent
+/// (the store keeps the greatest mark): after a crash the next run may read
+/// up to `WRITERS` batches again, whose persons are then already present.
+/// After the last batch the mark is moved to the end of the file.
+struct Writers {
+    store: Arc<dyn Store>,
+    file_id: String,
+    /// Oldest first: each write with the line and byte after its batch.
+    in_flight: VecDeque<(Writing, u64, u64)>,
+    /// Line and byte before which every batch is committed.
+    committed: (u64, u64),
+}
+
+type Writing = tokio::task::JoinHandle<Result<ImportCounts, StoreError>>;
+
+/// Transactions of one import in flight at once.
+const WRITERS: usize = 2;
+
+impl Writers {
+    fn mark(&self) -> ImportMark {
+        ImportMark {
+            file: self.file_id.clone(),
+            line: self.committed.0,
+            byte: self.committed.1,
+        }
+    }
+
+    fn spawn(&mut self, batch: Vec<NewRegistryPerson>, next_line: u64, byte: u64) {
+        let store = Arc::clone(&self.store);
+        let mark = self.mark();
+        let writing =
+            tokio::spawn(async move { store.upsert_registry_persons(&batch, Some(&mark)).await });
+        self.in_flight.push_back((writing, next_line, byte));
+    }
+
+    /// Waits for the oldest write while as many as [`WRITERS`] are in flight.
+    async fn make_room(&mut self) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        while self.in_flight.len() >= WRITERS {
+            counts += self.oldest().await?;
+        }
+        Ok(counts)
+    }
+
+    async fn oldest(&mut self) -> Result<ImportCounts, StoreError> {
+        let (writing, next_line, byte) = self
+            .in_flight
+            .pop_front()
+            .expect("called with a write in flight");
+        let counts = writing.await.expect("the write task does not panic")?;
+        self.committed = (next_line, byte);
+        Ok(counts)
+    }
+
+    /// After a failed write: lets the others end, and leaves the mark
+    /// where the batches' own transactions put it.
+    async fn abandon(&mut self) {
+        while let Some((writing, ..)) = self.in_flight.pop_front() {
+            let _ = writing.await;
+        }
+    }
+
+    /// Waits for every write; then, if all were committed, moves the mark
+    /// to the end of the last batch (the end of the file, or the record an
+    /// unreadable file stopped at).
+    async fn finish(mut self) -> Result<ImportCounts, StoreError> {
+        let mut counts = ImportCounts::default();
+        while !self.in_flight.is_empty() {
+            match self.oldest().await {
+                Ok(more) => counts += more,
+                Err(e) => {
+                    self.abandon().await;
+                    return Err(e);
+                }
+            }
+        }
+        self.store
+            .upsert_registry_persons(&[], Some(&self.mark()))
+            .await?;
+        Ok(counts)
     }
 }
 

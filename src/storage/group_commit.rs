@@ -359,6 +359,12 @@ mod tests {
         ) -> Result<Option<crate::storage::ImportMark>, StoreError> {
             Ok(None)
         }
+        async fn begin_registry_bulk_load(&self) -> Result<bool, StoreError> {
+            Ok(false)
+        }
+        async fn finish_registry_bulk_load(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
         async fn registry_candidates(
             &self,
             _: &[crate::storage::KeyHash],

@@ -13,6 +13,7 @@ mod migrations;
 pub mod mvd;
 pub mod postgres;
 mod postgres_audit;
+mod postgres_bulk_load;
 mod postgres_complete;
 mod postgres_delivery;
 mod postgres_mvd;
@@ -292,7 +293,9 @@ pub trait Store: Send + Sync + 'static {
     /// and blocking keys, in one transaction; a person whose IIN is already
     /// there is left as it is (the registry is append-only: re-importing
     /// never changes or doubles a row). `mark`, when given, records in the
-    /// same transaction how far the import file is committed.
+    /// same transaction how far the import file is committed; a mark
+    /// never moves back (two batches' transactions may commit in either
+    /// order, each with a mark it knows to be safe).
     async fn upsert_registry_persons(
         &self,
         batch: &[NewRegistryPerson],
@@ -301,6 +304,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// How far an import of this file was committed, if it was begun.
     async fn import_mark(&self, file: &str) -> Result<Option<ImportMark>, StoreError>;
+
+    /// Readies an import and says whether it is a bulk load (ADR 0010):
+    /// when the registry is empty, or a bulk load a crash interrupted is
+    /// unfinished, a store whose key and document indexes can be built
+    /// apart from their tables (PostgreSQL) drops them, so that batches
+    /// append, and [`Store::finish_registry_bulk_load`] builds them once.
+    /// `false` for a store that keeps them (SQLite: its key table is its
+    /// index). Meanwhile duplicate checks are correct but slower.
+    async fn begin_registry_bulk_load(&self) -> Result<bool, StoreError>;
+
+    /// Builds the indexes a bulk load dropped, if any is missing; nothing
+    /// otherwise. An import calls it before it reports anything, success
+    /// or failure.
+    async fn finish_registry_bulk_load(&self) -> Result<(), StoreError>;
 
     /// The registry persons sharing any of the blocking keys, most shared
     /// keys first (then by IIN), at most `limit`: one lookup of the key

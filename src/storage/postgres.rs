@@ -719,6 +719,14 @@ impl Store for PgStore {
         }))
     }
 
+    async fn begin_registry_bulk_load(&self) -> Result<bool, StoreError> {
+        self.pg_begin_registry_bulk_load().await
+    }
+
+    async fn finish_registry_bulk_load(&self) -> Result<(), StoreError> {
+        self.pg_finish_registry_bulk_load().await
+    }
+
     async fn registry_candidates(
         &self,
         keys: &[KeyHash],
@@ -891,8 +899,10 @@ async fn write_registry(
         tx.execute(
             "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
              VALUES ($1, $2, $3, now())
-             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
-                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+             ON CONFLICT (file) DO UPDATE SET
+                 committed_line = GREATEST(registry_imports.committed_line, excluded.committed_line),
+                 committed_byte = GREATEST(registry_imports.committed_byte, excluded.committed_byte),
+                 updated_at = excluded.updated_at",
             &[&mark.file, &(mark.line as i64), &(mark.byte as i64)],
         )
         .await?;

@@ -532,6 +532,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// SQLite's key and document tables are `WITHOUT ROWID`: the primary
+    /// key is the table, there is no index to build apart.
+    async fn begin_registry_bulk_load(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn finish_registry_bulk_load(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn registry_candidates(
         &self,
         keys: &[KeyHash],
@@ -739,8 +749,10 @@ fn write_registry(
         tx.execute(
             "INSERT INTO registry_imports (file, committed_line, committed_byte, updated_at)
              VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (file) DO UPDATE SET committed_line = excluded.committed_line,
-                 committed_byte = excluded.committed_byte, updated_at = excluded.updated_at",
+             ON CONFLICT (file) DO UPDATE SET
+                 committed_line = max(committed_line, excluded.committed_line),
+                 committed_byte = max(committed_byte, excluded.committed_byte),
+                 updated_at = excluded.updated_at",
             params![mark.file, mark.line as i64, mark.byte as i64, now],
         )
         .map_err(sql_error)?;

@@ -37,6 +37,7 @@ mod outage;
 mod personal_data;
 mod record;
 mod registry;
+mod registry_bulk_load;
 mod shep;
 mod shep_async;
 mod store_audit;

@@ -18,7 +18,7 @@ use crate::support::{Backend, TestDb, pg_client};
 
 /// Collects what an import reports.
 #[derive(Default)]
-struct Collect {
+pub(crate) struct Collect {
     bad: Mutex<Vec<(u64, String)>>,
 }
 
@@ -75,7 +75,7 @@ fn xml() -> String {
         .replace("IIN_C", &iin(85_013_000_002))
 }
 
-fn csv() -> String {
+pub(crate) fn csv() -> String {
     format!(
         "iin,surname,name,patronymic,birth_date,gender,citizenship,document_numbers\n\
          {},KIM,MINJUN,,1992-03-15,M,KOR,M12345678;M87654321\n\
@@ -90,7 +90,7 @@ fn csv() -> String {
     )
 }
 
-async fn import(
+pub(crate) async fn import(
     db: &TestDb,
     path: &Path,
 ) -> (
@@ -159,32 +159,31 @@ async fn import_with_bad_rows_on_postgres() {
     import_with_bad_rows(Backend::Postgres).await;
 }
 
+/// How an import names a file for its mark: path, size and mtime.
+pub(crate) fn file_id(path: &Path) -> String {
+    let meta = std::fs::metadata(path).unwrap();
+    let modified = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let canonical = std::fs::canonicalize(path).unwrap();
+    format!("{}|{}|{}", canonical.display(), meta.len(), modified)
+}
+
 async fn resume(backend: Backend) {
     let db = TestDb::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.csv");
     std::fs::write(&path, csv()).unwrap();
-    // A crash after the first batch (line 2) was committed: the mark says
-    // line 3 is next.
-    let (file, _) = {
-        let meta = std::fs::metadata(&path).unwrap();
-        let modified = meta
-            .modified()
-            .unwrap()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let canonical = std::fs::canonicalize(&path).unwrap();
-        (
-            format!("{}|{}|{}", canonical.display(), meta.len(), modified),
-            (),
-        )
-    };
+    // A crash after the first batches were committed: the mark says line 5
+    // is next.
     db.store
         .upsert_registry_persons(
             &[],
             Some(&iin_gateway::storage::ImportMark {
-                file,
+                file: file_id(&path),
                 line: 5,
                 byte: 0,
             }),
@@ -670,3 +669,29 @@ async fn possible_candidates_reach_the_mvd_on_sqlite() {
 async fn possible_candidates_reach_the_mvd_on_postgres() {
     possible_candidates_reach_the_mvd(Backend::Postgres).await;
 }
+
+/// Two batches' transactions may commit in either order, each with a mark
+/// it knows to be safe: the later commit of an older mark leaves the newer.
+async fn a_mark_never_moves_back(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    for line in [5, 3] {
+        let mark = iin_gateway::storage::ImportMark {
+            file: "export.csv|1|1".into(),
+            line,
+            byte: line * 10,
+        };
+        db.store
+            .upsert_registry_persons(&[], Some(&mark))
+            .await
+            .unwrap();
+    }
+    let mark = db
+        .store
+        .import_mark("export.csv|1|1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((mark.line, mark.byte), (5, 50));
+}
+
+on_both!(a_mark_never_moves_back);

@@ -42,7 +42,7 @@ fn batch(now: OffsetDateTime, n: usize, tag: &str) -> LeaseBatch {
     }
 }
 
-async fn queue(store: &Arc<dyn Store>, count: usize) -> Vec<String> {
+pub(crate) async fn queue(store: &Arc<dyn Store>, count: usize) -> Vec<String> {
     let numbers: Vec<String> = (0..count).map(|i| format!("A-{i:05}")).collect();
     let answers: Vec<_> = numbers
         .iter()
@@ -55,7 +55,12 @@ async fn queue(store: &Arc<dyn Store>, count: usize) -> Vec<String> {
     numbers
 }
 
-fn completion(number: &str, token: &str, now: OffsetDateTime, iin: Option<&str>) -> Completion {
+pub(crate) fn completion(
+    number: &str,
+    token: &str,
+    now: OffsetDateTime,
+    iin: Option<&str>,
+) -> Completion {
     Completion {
         number: number.to_owned(),
         lease_token: token.to_owned(),
@@ -88,7 +93,7 @@ fn states(history: &[iin_gateway::storage::Transition]) -> Vec<State> {
     history.iter().map(|t| t.state).collect()
 }
 
-async fn lease_one(store: &Arc<dyn Store>, now: OffsetDateTime, tag: &str) -> Lease {
+pub(crate) async fn lease_one(store: &Arc<dyn Store>, now: OffsetDateTime, tag: &str) -> Lease {
     let mut leases = store.lease(&batch(now, 1, tag)).await.unwrap();
     assert_eq!(leases.len(), 1);
     leases.remove(0)
@@ -346,7 +351,7 @@ async fn an_iin_is_held_by_one_application(backend: Backend) {
 }
 
 /// The holder's registry row, as the service makes it for a formed IIN.
-fn registry_row(iin: &str, source: &str) -> NewRegistryPerson {
+pub(crate) fn registry_row(iin: &str, source: &str) -> NewRegistryPerson {
     NewRegistryPerson {
         person: RegistryPerson {
             iin: iin.to_owned(),

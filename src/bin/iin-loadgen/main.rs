@@ -27,6 +27,7 @@ mod pg_baseline;
 #[path = "../../../tests/it/support/pki.rs"]
 mod pki;
 mod registry;
+mod registry_baseline;
 mod report;
 mod scratch;
 mod shep;

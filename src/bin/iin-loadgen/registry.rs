@@ -16,10 +16,12 @@ use iin_gateway::domain::iin::Iin;
 use iin_gateway::matching::eval::generator::{self, Person};
 use iin_gateway::matching::eval::rng::Rng;
 use iin_gateway::matching::{Identity, MatchingConfig, Outcome, PreparedIdentity};
-use iin_gateway::registry::import::{ImportObserver, import_file};
+use iin_gateway::registry::import::{ImportObserver, import_file, keyed_batch, registry_person};
 use iin_gateway::registry::{KeyHasher, screen_persons};
-use iin_gateway::storage::{self, Store, StoreOptions};
+use iin_gateway::storage::{self, NewRegistryPerson, Store, StoreOptions};
 
+use crate::cpu;
+use crate::registry_baseline;
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback, with_database};
 use crate::stats::Summary;
 
@@ -53,6 +55,9 @@ pub struct RegistryArgs {
     /// same `--persons` and `--seed`: no CSV, no import.
     #[arg(long)]
     existing_database: Option<String>,
+    /// Skip the baseline (raw binary COPY of the same persons).
+    #[arg(long)]
+    no_baseline: bool,
 }
 
 /// One duplicate check to run, and the truth about it.
@@ -142,6 +147,34 @@ fn write_csv(path: &std::path::Path, records: &[Identity]) -> Result<(), String>
     }
     out.flush().map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The persons of the CSV as the import makes them, keyed (for the
+/// baseline, before its clock starts). Prints the CPU per person of reading
+/// and of keying, the import's two stages before the store.
+fn keyed_persons(csv: &std::path::Path) -> Result<Vec<NewRegistryPerson>, String> {
+    let cpu_at_start = cpu::of_process(std::process::id())?;
+    let file = std::fs::File::open(csv).map_err(|e| e.to_string())?;
+    let export = gbd_fl::CsvExport::new(std::io::BufReader::new(file)).map_err(|e| e.problem)?;
+    let mut persons = Vec::new();
+    for item in export {
+        if let gbd_fl::Item::Person(p) = item.map_err(|e| e.problem)? {
+            let mut person = registry_person(&p, "import:registry.csv")?;
+            person.documents.sort_unstable();
+            person.documents.dedup();
+            persons.push(person);
+        }
+    }
+    let cpu_read = cpu::of_process(std::process::id())?;
+    let count = persons.len().max(1) as f64;
+    let keyed = keyed_batch(persons, &KeyHasher::new(""));
+    let cpu_keyed = cpu::of_process(std::process::id())?;
+    println!(
+        "CPU per person outside the store: reading and checking {:.1} µs, keying {:.1} µs",
+        (cpu_read - cpu_at_start).as_secs_f64() * 1e6 / count,
+        (cpu_keyed - cpu_read).as_secs_f64() * 1e6 / count,
+    );
+    Ok(keyed)
 }
 
 /// One check: keys, lookup, and (unless `bare`) scoring.
@@ -301,6 +334,13 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
         generated.elapsed().as_secs_f64()
     );
 
+    let floor = if args.existing_database.is_none() && !args.no_baseline {
+        let keyed = keyed_persons(&csv)?;
+        Some(registry_baseline::run(&args.database, &keyed, args.batch_size).await?)
+    } else {
+        None
+    };
+
     let (db, url) = match &args.existing_database {
         Some(name) => (None, with_database(&args.database, name)?),
         None => {
@@ -318,7 +358,16 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(connection);
+        if floor.is_some() {
+            // The baseline's writes are flushed before the import starts.
+            client
+                .batch_execute("CHECKPOINT")
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         if args.existing_database.is_none() {
+            let own_cpu = cpu::of_process(std::process::id())?;
+            let backend_cpu = cpu::of_backends(&client).await?;
             let started = Instant::now();
             let summary = import_file(
                 Arc::clone(&store),
@@ -330,12 +379,36 @@ pub async fn run(args: RegistryArgs) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
             let seconds = started.elapsed().as_secs_f64();
+            let own_cpu = cpu::of_process(std::process::id())?.saturating_sub(own_cpu);
+            let backend_cpu = cpu::of_backends(&client).await?.saturating_sub(backend_cpu);
+            let inserted = summary.counts.inserted.max(1) as f64;
+            let rate = summary.counts.inserted as f64 / seconds;
             println!(
-                "import: {} persons in {seconds:.1} s = {:.0} persons/s (bad rows {})",
+                "import: {} persons in {seconds:.1} s = {rate:.0} persons/s (bad rows {}, {}); \
+                 CPU per person: import {:.1} µs, PostgreSQL backends {:.1} µs",
                 summary.counts.inserted,
-                summary.counts.inserted as f64 / seconds,
-                summary.bad_rows
+                summary.bad_rows,
+                match summary.bulk_load {
+                    Some(build) => format!(
+                        "bulk load, indexes built at the end in {:.1} s",
+                        build.as_secs_f64()
+                    ),
+                    None => "indexes kept".to_owned(),
+                },
+                own_cpu.as_secs_f64() * 1e6 / inserted,
+                backend_cpu.as_secs_f64() * 1e6 / inserted,
             );
+            if let Some(floor) = &floor {
+                let floor_rate = args.persons as f64 / floor.seconds;
+                println!(
+                    "baseline (raw binary COPY of the keyed persons, indexes kept): {} persons in \
+                     {:.1} s = {floor_rate:.0} persons/s; CPU per person: PostgreSQL backend {:.1} µs",
+                    args.persons,
+                    floor.seconds,
+                    floor.backend_cpu.as_secs_f64() * 1e6 / args.persons.max(1) as f64,
+                );
+                println!("import/baseline: {:.2}x", rate / floor_rate);
+            }
             // As autovacuum would after a bulk load: statistics and the
             // visibility map that lets lookups be index-only.
             for table in ["registry_keys", "registry_persons"] {
