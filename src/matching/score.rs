@@ -318,7 +318,7 @@ pub fn same_person(
         .documents
         .iter()
         .any(|d| registered.documents.contains(d))
-        && score(&applicant, &registered, config).outcome == Outcome::Match
+        && score(applicant, &registered, config).outcome == Outcome::Match
 }
 
 /// Scores an applicant against every candidate from blocking and returns the
