@@ -90,22 +90,13 @@ impl TestDb {
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM {table}");
         match self.backend {
-            Backend::Postgres => {
-                let client = pg_client(&self.url).await;
-                let schema = self
-                    .schema
-                    .as_deref()
-                    .expect("a PostgreSQL test has a schema");
-                client
-                    .batch_execute(&format!("SET search_path = {schema}"))
-                    .await
-                    .expect("set search_path");
-                client
-                    .query_one(&sql, &[])
-                    .await
-                    .expect("count rows")
-                    .get(0)
-            }
+            Backend::Postgres => self
+                .pg_session()
+                .await
+                .query_one(&sql, &[])
+                .await
+                .expect("count rows")
+                .get(0),
             Backend::Sqlite => {
                 let path = self
                     .url
@@ -143,17 +134,12 @@ impl TestDb {
     /// (to simulate an operator's or an attacker's edit).
     pub async fn execute(&self, sql: &str) {
         match self.backend {
-            Backend::Postgres => {
-                let client = pg_client(&self.url).await;
-                let schema = self
-                    .schema
-                    .as_deref()
-                    .expect("a PostgreSQL test has a schema");
-                client
-                    .batch_execute(&format!("SET search_path = {schema}; {sql}"))
-                    .await
-                    .expect("execute");
-            }
+            Backend::Postgres => self
+                .pg_session()
+                .await
+                .batch_execute(sql)
+                .await
+                .expect("execute"),
             Backend::Sqlite => {
                 let path = self
                     .url
