@@ -14,7 +14,7 @@ use iin_gateway::storage::{DuplicateCandidate, RegistryPerson};
 use time::macros::date;
 
 use crate::app::TestApp;
-use crate::support::{Backend, TestDb, pg_client};
+use crate::support::{Backend, TestDb};
 
 /// Collects what an import reports.
 #[derive(Default)]
@@ -275,12 +275,7 @@ async fn candidate_lookup(backend: Backend) {
     assert_eq!(capped.len(), 1);
 
     if backend == Backend::Postgres {
-        let client = pg_client(&crate::support::pg_url()).await;
-        let schema = db.schema().unwrap();
-        client
-            .batch_execute(&format!("SET search_path = {schema}"))
-            .await
-            .unwrap();
+        let client = db.pg_session().await;
         for sql in ["VACUUM ANALYZE registry_keys", "ANALYZE registry_persons"] {
             client.batch_execute(sql).await.unwrap();
         }

@@ -438,12 +438,7 @@ async fn ping_answers(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_conflict_waits_for_the_other_transaction() {
     let db = TestDb::new(Backend::Postgres).await;
-    let mut other = crate::support::pg_client(&crate::support::pg_url()).await;
-    let schema = db.schema().unwrap().to_owned();
-    other
-        .batch_execute(&format!("SET search_path = {schema}"))
-        .await
-        .unwrap();
+    let mut other = db.pg_session().await;
     let tx = other.transaction().await.unwrap();
     tx.execute(
         "INSERT INTO answers (sender_id, message_id, content_hash, status, body, answered_at)

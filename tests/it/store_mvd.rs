@@ -605,14 +605,7 @@ async fn an_iin_imported_meanwhile_is_held_on_postgres() {
     let db = TestDb::new(Backend::Postgres).await;
     let numbers = queue(&db.store, 1).await;
     let lease = lease_one(&db.store, AT, "a").await;
-    let mut import = crate::support::pg_client(&crate::support::pg_url()).await;
-    import
-        .batch_execute(&format!(
-            "SET search_path = {}",
-            db.schema().expect("a schema")
-        ))
-        .await
-        .unwrap();
+    let mut import = db.pg_session().await;
     let import = import.transaction().await.unwrap();
     let importer: i32 = import
         .query_one("SELECT pg_backend_pid()", &[])
@@ -675,14 +668,7 @@ async fn a_repeat_that_waited_for_the_first_is_the_same_result_on_postgres() {
     let numbers = queue(&db.store, 1).await;
     let lease = lease_one(&db.store, AT, "a").await;
     let formed = completion(&numbers[0], &lease.token, AT, Some("900704300015"));
-    let mut first = crate::support::pg_client(&crate::support::pg_url()).await;
-    first
-        .batch_execute(&format!(
-            "SET search_path = {}",
-            db.schema().expect("a schema")
-        ))
-        .await
-        .unwrap();
+    let mut first = db.pg_session().await;
     let first = first.transaction().await.unwrap();
     let holder: i32 = first
         .query_one("SELECT pg_backend_pid()", &[])
