@@ -305,20 +305,30 @@ pub fn outcome(score: f64, config: &MatchingConfig) -> Outcome {
 /// is not certain enough to issue a certificate on, nor is the same person
 /// registered with another document (the result becomes IDENTITY_MISMATCH).
 ///
-/// `applicant` is the application's identity prepared
-/// (`PreparedIdentity::new(&Identity::from(application))`), so that the
-/// caller who also keys it for the registry prepares it once.
+/// `applicant` is the application's identity and `prepared` the same
+/// prepared (`PreparedIdentity::new(applicant)`), so that the caller who
+/// also keys it for the registry prepares it once. A registered identity
+/// written exactly as the applicant's (the usual answer) is not prepared
+/// again: preparing is deterministic, so it would come out as `prepared`.
 pub fn same_person(
-    applicant: &PreparedIdentity,
+    applicant: &super::Identity,
+    prepared: &PreparedIdentity,
     registered: &crate::domain::result::RegisteredIdentity,
     config: &MatchingConfig,
 ) -> bool {
-    let registered = PreparedIdentity::new(&super::Identity::from(registered));
-    applicant
+    let registered = super::Identity::from(registered);
+    let other;
+    let registered = if registered == *applicant {
+        prepared
+    } else {
+        other = PreparedIdentity::new(&registered);
+        &other
+    };
+    prepared
         .documents
         .iter()
         .any(|d| registered.documents.contains(d))
-        && score(applicant, &registered, config).outcome == Outcome::Match
+        && weigh(prepared, registered, config).outcome(config) == Outcome::Match
 }
 
 /// Scores an applicant against every candidate from blocking and returns the
@@ -403,6 +413,58 @@ mod tests {
         let d = decide(&a, &b);
         assert_eq!(d.fields[3].level, Level::DayMonthSwapped);
         assert_eq!(d.outcome, Outcome::Possible, "{d:?}");
+    }
+
+    fn registered(
+        surname: &str,
+        given: &str,
+        doc: &str,
+    ) -> crate::domain::result::RegisteredIdentity {
+        use crate::domain::application::DocumentNumber;
+        use crate::domain::name::{LatinName, PersonName};
+        let latin = |s: &str| PersonName::new(Some(LatinName::parse(s).unwrap()), None).unwrap();
+        crate::domain::result::RegisteredIdentity {
+            surname: latin(surname),
+            given_names: latin(given),
+            patronymic: None,
+            birth_date: date!(1990 - 07 - 04),
+            sex: Sex::Male,
+            citizenship: CountryCode::parse("CHN").unwrap(),
+            document_number: DocumentNumber::parse(doc).unwrap(),
+        }
+    }
+
+    #[test]
+    fn same_person_answers_alike_whether_the_registered_identity_is_written_as_the_applicants_or_not()
+     {
+        let config = MatchingConfig::default();
+        let applicant = person(&["ZHANG"], &["XIAOMING"], "E12345678");
+        let prepared = PreparedIdentity::new(&applicant);
+        for (surname, given, doc, same) in [
+            // Written exactly as the application: not prepared again.
+            ("ZHANG", "XIAOMING", "E12345678", true),
+            // Another spelling or document formatting: prepared and scored.
+            ("ZHANG", "XIAO MING", "e 1234 5678", true),
+            // Another document, another person: never the same.
+            ("ZHANG", "XIAOMING", "EA7654321", false),
+            ("WANG", "LEI", "E12345678", false),
+        ] {
+            let r = registered(surname, given, doc);
+            let full = {
+                let other = PreparedIdentity::new(&Identity::from(&r));
+                prepared
+                    .documents
+                    .iter()
+                    .any(|d| other.documents.contains(d))
+                    && score(&prepared, &other, &config).outcome == Outcome::Match
+            };
+            assert_eq!(
+                same_person(&applicant, &prepared, &r, &config),
+                same,
+                "{surname} {given} {doc}"
+            );
+            assert_eq!(full, same, "{surname} {given} {doc}");
+        }
     }
 
     #[test]
