@@ -60,22 +60,24 @@ impl Gateway {
         };
         let completion =
             self.completion(number, &doc.lease_token.value, &application, &result, actor);
+        // What the answer shows of the recorded result, kept before the
+        // completion goes to the writer.
+        let step = Transition {
+            state: completion.state,
+            at: completion.now,
+            due_at: completion.due_at,
+        };
+        let document = completion.document.clone();
         // Shares a transaction with the results posted meanwhile.
-        let outcome = match self.results.record(completion.clone()).await {
+        let outcome = match self.results.record(completion).await {
             Ok(outcome) => outcome,
             Err(e) => return Answer::store_failure(&e),
         };
         match outcome {
             Completed::Recorded => {
-                tracing::info!(
-                    application = %number,
-                    state = %completion.state,
-                    code = completion.code.as_deref().unwrap_or("-"),
-                    iin_warnings = completion.warnings.len(),
-                    "MVD result recorded"
-                );
+                tracing::debug!(application = %number, state = %step.state, "MVD result recorded");
                 self.notice_written();
-                self.recorded_status(record, completion)
+                self.recorded_status(record, step, document)
             }
             Completed::SameResult => self.application_status(number).await,
             Completed::Conflict => Answer::result_conflict(),
@@ -110,14 +112,15 @@ impl Gateway {
     /// attempt yet. Byte for byte what `application_status` reads. The
     /// history is the one read with the lease when this instance took it
     /// (`leased`), else the one read before the decision.
-    fn recorded_status(&self, mut record: ApplicationRecord, completion: Completion) -> Answer {
-        record.state = completion.state;
-        record.history.push(Transition {
-            state: completion.state,
-            at: completion.now,
-            due_at: completion.due_at,
-        });
-        let result = match String::from_utf8(completion.document) {
+    fn recorded_status(
+        &self,
+        mut record: ApplicationRecord,
+        step: Transition,
+        document: Vec<u8>,
+    ) -> Answer {
+        record.state = step.state;
+        record.history.push(step);
+        let result = match String::from_utf8(document) {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
@@ -143,7 +146,7 @@ impl Gateway {
         let identity = Identity::from(application);
         let applicant = PreparedIdentity::new(&identity);
         let same_person =
-            |_: &Application, r: &_| crate::matching::same_person(&applicant, r, config);
+            |_: &Application, r: &_| crate::matching::same_person(&identity, &applicant, r, config);
         let (state, code, iin, document, warnings) = match decide(application, result, same_person)
         {
             Decision::Form { iin, warnings } => {
