@@ -8,6 +8,8 @@
 //! IINs), so below `info` only the gateway's own crates are heard, whatever
 //! the configured filter says.
 
+use std::io::IsTerminal;
+
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::filter_fn;
@@ -34,8 +36,10 @@ fn may_log(target: &str, level: &Level) -> bool {
 pub fn init(settings: &LoggingSettings) {
     let filter = EnvFilter::try_new(&settings.level).unwrap_or_else(|_| EnvFilter::new("info"));
     let reviewed = filter_fn(|meta: &Metadata<'_>| may_log(meta.target(), meta.level()));
+    // Colours only for a person at a terminal, not in a file or a collector.
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(true);
     let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests starting several gateways in one process) is harmless.
