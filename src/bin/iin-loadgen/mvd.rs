@@ -27,6 +27,11 @@ pub struct MvdArgs {
     /// Pullers working at once (HTTP connections, or baseline connections).
     #[arg(long, default_value_t = 8)]
     pullers: usize,
+    /// Results each puller has in flight at once: 1 posts a batch's results
+    /// one after another; more splits them over as many connections (or, in
+    /// the baseline, concurrent completions).
+    #[arg(long, default_value_t = 1)]
+    pub in_flight: usize,
     /// `max` of each lease call.
     #[arg(long, default_value_t = 50)]
     batch: usize,
@@ -88,7 +93,12 @@ struct Phase {
 }
 
 pub async fn run(args: MvdArgs) -> Result<(), String> {
-    if args.pullers == 0 || args.batch == 0 || args.applications == 0 || args.rounds == 0 {
+    if args.pullers == 0
+        || args.in_flight == 0
+        || args.batch == 0
+        || args.applications == 0
+        || args.rounds == 0
+    {
         return Err("--pullers, --batch, --applications and --rounds must be positive".into());
     }
     check_loopback(&args.database)?;
@@ -97,8 +107,13 @@ pub async fn run(args: MvdArgs) -> Result<(), String> {
         None => gateway_child::default_binary()?,
     };
     eprintln!(
-        "mvd on postgres: {} rounds of {} applications, {} pullers, batches of {}, queue accepted at {}/s",
-        args.rounds, args.applications, args.pullers, args.batch, args.accepted_per_second
+        "mvd on postgres: {} rounds of {} applications, {} pullers with {} results in flight each, batches of {}, queue accepted at {}/s",
+        args.rounds,
+        args.applications,
+        args.pullers,
+        args.in_flight,
+        args.batch,
+        args.accepted_per_second
     );
     let built = Instant::now();
     let queue = Arc::new(mvd_queue::build(args.applications)?);
@@ -160,6 +175,7 @@ async fn run_phase(
                     &db.url,
                     Arc::clone(decided),
                     args.pullers,
+                    args.in_flight,
                     args.batch,
                     &group_commit(args)?,
                     deadline,
@@ -201,6 +217,7 @@ async fn gateway_drain(
         gateway.addr,
         Arc::clone(decided),
         args.pullers,
+        args.in_flight,
         args.batch,
         deadline,
     )
@@ -281,8 +298,8 @@ fn per_commit(p: &Phase) -> f64 {
 fn print(args: &MvdArgs, phases: &[Phase]) {
     println!();
     println!(
-        "## mvd on PostgreSQL: {} applications per phase, {} pullers, batches of {}",
-        args.applications, args.pullers, args.batch
+        "## mvd on PostgreSQL: {} applications per phase, {} pullers with {} results in flight each, batches of {}",
+        args.applications, args.pullers, args.in_flight, args.batch
     );
     println!();
     println!(

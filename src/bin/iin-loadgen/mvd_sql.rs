@@ -6,10 +6,11 @@
 //! `PgStore::pg_lease` do: the reclaim statement (expired leases back to the
 //! queue), then the lease statement (`FOR UPDATE SKIP LOCKED LIMIT n`, the
 //! `UPDATE` to `LEASED` with token, expiry and delivery count, the `LEASED`
-//! transitions). Per leased application, one after another as a puller posts
-//! them, a completion handed to the same group commit the gateway runs
-//! (`storage::group_commit::GroupCommit`, the gateway's `max_batch` and
-//! writers), whose writers run the store's own completion statement on
+//! transitions). The leased applications are dealt out to `--in-flight`
+//! lanes, as the gateway mode deals results to its connections, and each
+//! lane hands one completion after another to the same group commit the
+//! gateway runs (`storage::group_commit::GroupCommit`, the gateway's
+//! `max_batch` and writers), whose writers run the store's own completion statement on
 //! connections of their own, as `PgStore::complete_batch` runs it
 //! (`postgres_statements::complete_run`: the same parameters, a fresh notice
 //! id each): rows locked, leases checked, IIN holders, the holders' registry
@@ -138,6 +139,7 @@ pub async fn drain(
     url: &str,
     decided: Arc<HashMap<String, Decided>>,
     pullers: usize,
+    in_flight: usize,
     batch: usize,
     commit: &Commit,
     deadline: Instant,
@@ -156,6 +158,7 @@ pub async fn drain(
             connection,
             Arc::clone(&results),
             Arc::clone(&decided),
+            in_flight,
             batch,
             deadline,
         ));
@@ -185,6 +188,7 @@ async fn puller(
     c: Connection,
     results: Arc<GroupCommit<RawCompletions>>,
     decided: Arc<HashMap<String, Decided>>,
+    in_flight: usize,
     batch: usize,
     deadline: Instant,
 ) -> Result<(Pulled, Connection), String> {
@@ -219,17 +223,41 @@ async fn puller(
         if rows.is_empty() {
             return Ok((pulled, c));
         }
-        for row in rows {
-            let number: String = row.get(0);
-            let token: String = row.get(1);
-            let decision = decided
-                .get(&number)
-                .ok_or_else(|| format!("leased an unknown application {number}"))?;
-            let began = Instant::now();
-            complete(&results, number, token, decision).await?;
-            pulled.results.push(began.elapsed().as_micros() as u64);
+        let mut lanes: Vec<Vec<(String, String)>> = vec![Vec::new(); in_flight];
+        for (i, row) in rows.into_iter().enumerate() {
+            lanes[i % in_flight].push((row.get(0), row.get(1)));
+        }
+        let mut running = JoinSet::new();
+        for lane in lanes {
+            running.spawn(complete_all(
+                Arc::clone(&results),
+                Arc::clone(&decided),
+                lane,
+            ));
+        }
+        while let Some(joined) = running.join_next().await {
+            let mut took = joined.map_err(|e| format!("a lane failed: {e}"))??;
+            pulled.results.append(&mut took);
         }
     }
+}
+
+/// Completes leased applications one after another.
+async fn complete_all(
+    results: Arc<GroupCommit<RawCompletions>>,
+    decided: Arc<HashMap<String, Decided>>,
+    lane: Vec<(String, String)>,
+) -> Result<Vec<u64>, String> {
+    let mut took = Vec::with_capacity(lane.len());
+    for (number, token) in lane {
+        let decision = decided
+            .get(&number)
+            .ok_or_else(|| format!("leased an unknown application {number}"))?;
+        let began = Instant::now();
+        complete(&results, number, token, decision).await?;
+        took.push(began.elapsed().as_micros() as u64);
+    }
+    Ok(took)
 }
 
 /// One completion for a formed IIN, as the service hands it to the group
