@@ -625,25 +625,12 @@ async fn an_iin_imported_meanwhile_is_held_on_postgres() {
     let store = db.store.clone();
     let result = tokio::spawn(async move { store.complete(&formed).await });
     // Until the result waits for the import's transaction.
-    let watcher = crate::support::pg_client(&crate::support::pg_url()).await;
-    loop {
-        assert!(
-            !result.is_finished(),
-            "the result did not wait for the import"
-        );
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                &[&importer],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    crate::support::wait_until_blocked_by(
+        importer,
+        &result,
+        "the result did not wait for the import",
+    )
+    .await;
     import.commit().await.unwrap();
     assert_eq!(result.await.unwrap().unwrap(), Completed::IinHeldByAnother);
     let record = db.store.application(&numbers[0]).await.unwrap().unwrap();
@@ -696,25 +683,8 @@ async fn a_repeat_that_waited_for_the_first_is_the_same_result_on_postgres() {
     let store = db.store.clone();
     let again = formed.clone();
     let repeat = tokio::spawn(async move { store.complete(&again).await });
-    let watcher = crate::support::pg_client(&crate::support::pg_url()).await;
-    loop {
-        assert!(
-            !repeat.is_finished(),
-            "the repeat did not wait for the first"
-        );
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-                &[&holder],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
+    crate::support::wait_until_blocked_by(holder, &repeat, "the repeat did not wait for the first")
+        .await;
     first.commit().await.unwrap();
     assert_eq!(repeat.await.unwrap().unwrap(), Completed::SameResult);
     assert_eq!(db.count("mvd_results").await, 1);

@@ -216,3 +216,25 @@ async fn pg_execute(url: &str, sql: &str) {
         .await
         .expect("run SQL on the test server");
 }
+
+/// Waits until some session waits for a lock held by PostgreSQL backend
+/// `holder`, failing if `task` ends first (`what` says what should have
+/// waited).
+pub async fn wait_until_blocked_by<T>(holder: i32, task: &tokio::task::JoinHandle<T>, what: &str) {
+    let watcher = pg_client(&pg_url()).await;
+    loop {
+        assert!(!task.is_finished(), "{what}");
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                &[&holder],
+            )
+            .await
+            .expect("read pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
