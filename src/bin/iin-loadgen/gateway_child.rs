@@ -10,8 +10,36 @@ use tokio::process::{Child, ChildStdout, Command};
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Which gateway a load command starts, and with what extra environment.
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
+    /// The gateway binary (default: iin-gateway beside this program).
+    #[arg(long, value_name = "PATH")]
+    pub gateway: Option<PathBuf>,
+    /// Extra environment for the gateway, e.g.
+    /// IIN_GATEWAY__LOGGING__LEVEL=warn (repeatable).
+    #[arg(long = "gateway-env", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub gateway_env: Vec<(String, String)>,
+}
+
+impl GatewayArgs {
+    /// The binary to start: the one named, else the one beside this program.
+    pub fn binary(&self) -> Result<PathBuf, String> {
+        match &self.gateway {
+            Some(path) => Ok(path.clone()),
+            None => default_binary(),
+        }
+    }
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| "expected KEY=VALUE".into())
+}
+
 /// The `iin-gateway` binary built beside this one, unless told otherwise.
-pub fn default_binary() -> Result<PathBuf, String> {
+fn default_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let path = exe.with_file_name("iin-gateway");
     if path.is_file() {

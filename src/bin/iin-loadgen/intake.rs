@@ -1,7 +1,7 @@
 //! `iin-loadgen intake`: the gateway's intake beside the raw per-application
 //! SQL baseline, in alternating rounds.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use tokio_postgres::NoTls;
 use iin_gateway::storage::{self, StoreOptions};
 
 use crate::document::{Row, Template, rows};
-use crate::gateway_child::{self, Gateway};
+use crate::gateway_child::{Gateway, GatewayArgs};
 use crate::report::{self, Mode, PhaseResult};
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback, pg_text};
 use crate::stats::Summary;
@@ -43,13 +43,8 @@ pub struct IntakeArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     database: String,
-    /// The gateway binary (default: iin-gateway beside this program).
-    #[arg(long, value_name = "PATH")]
-    gateway: Option<PathBuf>,
-    /// Extra environment for the gateway, e.g.
-    /// IIN_GATEWAY__LOGGING__LEVEL=warn (repeatable).
-    #[arg(long = "gateway-env", value_name = "KEY=VALUE", value_parser = key_value)]
-    gateway_env: Vec<(String, String)>,
+    #[command(flatten)]
+    gateway_args: GatewayArgs,
     /// Run only one of the modes.
     #[arg(long, value_enum, default_value_t = Only::Both)]
     only: Only,
@@ -80,12 +75,6 @@ enum Only {
     Baseline,
 }
 
-pub fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| "expected KEY=VALUE".into())
-}
-
 pub async fn run(args: IntakeArgs) -> Result<(), String> {
     if args.concurrency == 0 || args.requests == 0 || args.rounds == 0 {
         return Err("--concurrency, --requests and --rounds must be positive".into());
@@ -93,10 +82,7 @@ pub async fn run(args: IntakeArgs) -> Result<(), String> {
     if args.store == Store::Postgres {
         check_loopback(&args.database)?;
     }
-    let binary = match &args.gateway {
-        Some(path) => path.clone(),
-        None => gateway_child::default_binary()?,
-    };
+    let binary = args.gateway_args.binary()?;
     let template = Arc::new(Template::new());
     let total = args.warmup + args.requests;
     let rows = Arc::new(rows(&template, 0, total)?);
@@ -174,7 +160,7 @@ async fn gateway_phase(
         let gateway = Gateway::start(
             binary,
             &url,
-            &args.gateway_env,
+            &args.gateway_args.gateway_env,
             dir.path.join("gateway.log"),
         )
         .await?;

@@ -8,13 +8,13 @@
 //! of them leased once and decided once.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::gateway_child::{self, Gateway};
+use crate::gateway_child::{Gateway, GatewayArgs};
 use crate::mvd_http::Pulled;
 use crate::mvd_queue::{self, Decided, Queue};
 use crate::report::Mode;
@@ -54,25 +54,14 @@ pub struct MvdArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     database: String,
-    /// The gateway binary (default: iin-gateway beside this program).
-    #[arg(long, value_name = "PATH")]
-    gateway: Option<PathBuf>,
-    /// Extra environment for the gateway (repeatable), e.g.
-    /// IIN_GATEWAY__LOGGING__LEVEL=warn.
-    #[arg(long = "gateway-env", value_name = "KEY=VALUE", value_parser = key_value)]
-    gateway_env: Vec<(String, String)>,
+    #[command(flatten)]
+    gateway_args: GatewayArgs,
     /// Run only the gateway (or only the baseline).
     #[arg(long, value_name = "MODE", value_parser = ["both", "gateway", "baseline"], default_value = "both")]
     only: String,
     /// Time limit of one phase's draining, in seconds.
     #[arg(long, default_value_t = 900)]
     max_seconds: u64,
-}
-
-fn key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| "expected KEY=VALUE".into())
 }
 
 /// What one phase measured.
@@ -102,10 +91,7 @@ pub async fn run(args: MvdArgs) -> Result<(), String> {
         return Err("--pullers, --batch, --applications and --rounds must be positive".into());
     }
     check_loopback(&args.database)?;
-    let binary = match &args.gateway {
-        Some(path) => path.clone(),
-        None => gateway_child::default_binary()?,
-    };
+    let binary = args.gateway_args.binary()?;
     eprintln!(
         "mvd on postgres: {} rounds of {} applications, {} pullers with {} results in flight each, batches of {}, queue accepted at {}/s",
         args.rounds,
@@ -211,8 +197,13 @@ async fn gateway_drain(
     deadline: Instant,
 ) -> Result<(Pulled, Duration, Option<u64>, Duration, Option<Duration>), String> {
     let dir = ScratchDir::create(name)?;
-    let gateway =
-        Gateway::start(binary, url, &args.gateway_env, dir.path.join("gateway.log")).await?;
+    let gateway = Gateway::start(
+        binary,
+        url,
+        &args.gateway_args.gateway_env,
+        dir.path.join("gateway.log"),
+    )
+    .await?;
     let drained = mvd_http::drain(
         gateway.addr,
         Arc::clone(decided),
@@ -244,8 +235,9 @@ async fn gateway_drain(
 /// The group commit the gateway runs with, from its default configuration
 /// and the `--gateway-env` overrides, for the baseline to run the same.
 fn group_commit(args: &MvdArgs) -> Result<mvd_sql::Commit, String> {
-    let config = iin_gateway::config::load_from(None, args.gateway_env.iter().cloned())
-        .map_err(|e| format!("the gateway's configuration: {e}"))?;
+    let config =
+        iin_gateway::config::load_from(None, args.gateway_args.gateway_env.iter().cloned())
+            .map_err(|e| format!("the gateway's configuration: {e}"))?;
     Ok(mvd_sql::Commit {
         max_batch: config.database.group_commit_max_batch,
         writers: config.database.result_commit_writers,

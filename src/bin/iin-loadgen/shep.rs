@@ -13,7 +13,7 @@ use clap::Args;
 use hyper::StatusCode;
 
 use crate::document::{Template, message_id};
-use crate::gateway_child::{self, Gateway};
+use crate::gateway_child::{Gateway, GatewayArgs};
 use crate::http_load::{self, Target};
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
 use crate::stats::{Summary, median};
@@ -50,9 +50,8 @@ pub struct ShepArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     database: String,
-    /// The gateway binary (default: iin-gateway beside this program).
-    #[arg(long, value_name = "PATH")]
-    gateway: Option<PathBuf>,
+    #[command(flatten)]
+    gateway_args: GatewayArgs,
     /// Time limit of one phase, in seconds.
     #[arg(long, default_value_t = 600)]
     max_seconds: u64,
@@ -186,10 +185,7 @@ pub async fn run(args: ShepArgs) -> Result<(), String> {
     if postgres {
         check_loopback(&args.database)?;
     }
-    let binary = match &args.gateway {
-        Some(path) => path.clone(),
-        None => gateway_child::default_binary()?,
-    };
+    let binary = args.gateway_args.binary()?;
     let template = Arc::new(Template::new());
     eprintln!(
         "shep on {}: {} rounds of {} applications (+{} warm-up) at concurrency {}",
@@ -242,9 +238,14 @@ async fn phase(
     let outcome = async {
         let config = config_file(&dir.path, mode == Mode::Signed)?;
         let extra = ["--config".to_owned(), config.display().to_string()];
-        let gateway =
-            Gateway::start_with_args(binary, &url, &[], dir.path.join("gateway.log"), &extra)
-                .await?;
+        let gateway = Gateway::start_with_args(
+            binary,
+            &url,
+            &args.gateway_args.gateway_env,
+            dir.path.join("gateway.log"),
+            &extra,
+        )
+        .await?;
         let target = Arc::new(target(
             mode,
             Arc::clone(template),

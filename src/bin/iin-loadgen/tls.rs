@@ -17,15 +17,15 @@
 //! Rounds alternate the order (odd rounds plain first). Every answer must be
 //! 201, and the store must hold exactly what was posted.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cpu;
 use crate::document::Template;
-use crate::gateway_child::{self, Gateway};
+use crate::gateway_child::{Gateway, GatewayArgs};
 use crate::http_load::{self, Client, Connections, Handshakes, Transport};
-use crate::intake::{Store, check_count, count_stored, key_value};
+use crate::intake::{Store, check_count, count_stored};
 use crate::report::{self, PhaseResult};
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
 use crate::tls_certificates::Certificates;
@@ -62,12 +62,8 @@ pub struct TlsArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     database: String,
-    /// The gateway binary (default: iin-gateway beside this program).
-    #[arg(long, value_name = "PATH")]
-    gateway: Option<PathBuf>,
-    /// Extra environment for the gateway (repeatable), in both modes.
-    #[arg(long = "gateway-env", value_name = "KEY=VALUE", value_parser = key_value)]
-    gateway_env: Vec<(String, String)>,
+    #[command(flatten)]
+    gateway_args: GatewayArgs,
     /// Time limit of one phase (warm-up and measurement), in seconds.
     #[arg(long, default_value_t = 600)]
     max_seconds: u64,
@@ -144,10 +140,7 @@ pub async fn run(args: TlsArgs) -> Result<(), String> {
     if args.store == Store::Postgres {
         check_loopback(&args.database)?;
     }
-    let binary = match &args.gateway {
-        Some(path) => path.clone(),
-        None => gateway_child::default_binary()?,
-    };
+    let binary = args.gateway_args.binary()?;
     let certificates = Certificates::make()?;
     let template = Arc::new(Template::new());
     eprintln!(
@@ -279,7 +272,7 @@ async fn phase(
         let gateway = Gateway::start_with_args(
             binary,
             &url,
-            &args.gateway_env,
+            &args.gateway_args.gateway_env,
             dir.path.join("gateway.log"),
             &extra,
         )
