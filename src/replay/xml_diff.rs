@@ -257,7 +257,7 @@ fn attribute_label(attribute: &gateway_xml::Attribute) -> String {
     }
 }
 
-type Key = (Option<String>, String);
+type Key = (Option<std::sync::Arc<str>>, String);
 
 fn key(element: &Element) -> Key {
     (element.namespace.clone(), element.local_name.clone())

@@ -5,6 +5,8 @@
 //! carry them) is read into this tree first and then extracted by a reader
 //! that knows that document.
 
+use std::sync::Arc;
+
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
 use quick_xml::escape::resolve_predefined_entity;
@@ -41,7 +43,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
     /// `None` for an unprefixed attribute.
-    pub namespace: Option<String>,
+    pub namespace: Option<Arc<str>>,
     pub local_name: String,
     /// Unescaped and normalised as XML 1.0 prescribes.
     pub value: String,
@@ -51,7 +53,9 @@ pub struct Attribute {
 /// An element with its attributes, child elements and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element {
-    pub namespace: Option<String>,
+    /// Shared by the elements and attributes of one document that are in
+    /// the same namespace.
+    pub namespace: Option<Arc<str>>,
     pub local_name: String,
     pub attributes: Vec<Attribute>,
     pub children: Vec<Element>,
@@ -100,6 +104,7 @@ struct Builder<'t> {
     open: Vec<Element>,
     root: Option<Element>,
     elements: usize,
+    namespaces: Namespaces,
 }
 
 impl<'t> Builder<'t> {
@@ -111,6 +116,7 @@ impl<'t> Builder<'t> {
             open: Vec::new(),
             root: None,
             elements: 0,
+            namespaces: Namespaces::default(),
         }
     }
 
@@ -119,7 +125,10 @@ impl<'t> Builder<'t> {
         loop {
             let start = offset(reader.buffer_position());
             let (namespace, event) = match reader.read_resolved_event() {
-                Ok((namespace, event)) => (owned_namespace(namespace), event),
+                Ok((namespace, event @ (Event::Start(_) | Event::Empty(_)))) => {
+                    (self.namespaces.shared(namespace), event)
+                }
+                Ok((_, event)) => (Ok(None), event),
                 Err(error) => {
                     let at = offset(reader.error_position());
                     return Err(self.reader_error(&error, at));
@@ -176,7 +185,7 @@ impl<'t> Builder<'t> {
     fn open(
         &mut self,
         resolver: &NamespaceResolver,
-        namespace: Result<Option<String>, ()>,
+        namespace: Result<Option<Arc<str>>, ()>,
         tag: &BytesStart<'_>,
         start: usize,
     ) -> Result<(), ReadError> {
@@ -260,7 +269,7 @@ impl<'t> Builder<'t> {
                     ..element_at.clone()
                 },
             };
-            let Ok(namespace) = owned_namespace(namespace) else {
+            let Ok(namespace) = self.namespaces.shared(namespace) else {
                 return Err(ReadError::at(
                     ReadErrorKind::Malformed,
                     "undeclared namespace prefix",
@@ -377,11 +386,24 @@ fn shorten(name: &str) -> &str {
     }
 }
 
-fn owned_namespace(result: ResolveResult<'_>) -> Result<Option<String>, ()> {
-    match result {
-        ResolveResult::Bound(namespace) => Ok(Some(namespace.into_inner().to_owned())),
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(_) => Err(()),
+/// The namespaces met in one document, each allocated once: a gateway
+/// document has one or two, and every element shares them.
+#[derive(Default)]
+struct Namespaces(Vec<Arc<str>>);
+
+impl Namespaces {
+    fn shared(&mut self, result: ResolveResult<'_>) -> Result<Option<Arc<str>>, ()> {
+        let name = match result {
+            ResolveResult::Bound(namespace) => namespace.into_inner(),
+            ResolveResult::Unbound => return Ok(None),
+            ResolveResult::Unknown(_) => return Err(()),
+        };
+        if let Some(known) = self.0.iter().find(|known| ***known == *name) {
+            return Ok(Some(Arc::clone(known)));
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.0.push(Arc::clone(&name));
+        Ok(Some(name))
     }
 }
 

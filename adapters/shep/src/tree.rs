@@ -457,7 +457,7 @@ mod tests {
                 a.value.as_str(),
             )
         });
-        ours.namespace == guard.namespace
+        ours.namespace.as_deref() == guard.namespace.as_deref()
             && ours.local_name == guard.local_name
             && attributes.eq(guard_attributes)
             && ours.text() == guard.text
