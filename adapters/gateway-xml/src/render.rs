@@ -154,6 +154,10 @@ pub fn render_application_status(status: &ApplicationStatus) -> Vec<u8> {
     xml.finish("ApplicationStatus")
 }
 
+/// Room a writer starts with: most answers (a talon, a status with its
+/// certificate) fit, so they are written without growing and copying.
+const INITIAL_CAPACITY: usize = 2048;
+
 /// A minimal indenting writer: two spaces per level, one element per line.
 pub(crate) struct Xml {
     out: String,
@@ -162,11 +166,13 @@ pub(crate) struct Xml {
 
 impl Xml {
     pub(crate) fn document(root: &str) -> Self {
-        Self::fragment_in(String::from(DECLARATION), root)
+        let mut out = String::with_capacity(INITIAL_CAPACITY);
+        out.push_str(DECLARATION);
+        Self::fragment_in(out, root)
     }
 
     pub(crate) fn fragment(root: &str) -> Self {
-        Self::fragment_in(String::new(), root)
+        Self::fragment_in(String::with_capacity(INITIAL_CAPACITY), root)
     }
 
     fn fragment_in(out: String, root: &str) -> Self {
