@@ -12,6 +12,7 @@ mod client;
 mod registry;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -418,47 +419,48 @@ fn request(element: &Element) -> Result<Request, String> {
             .map(|a| a.value.clone())
             .ok_or_else(|| format!("Request without {name}"))
     };
-    let child = |parent: &Element, name: &str| -> Result<Element, String> {
+    fn child<'e>(parent: &'e Element, name: &str) -> Result<&'e Element, String> {
         parent
             .child(NAMESPACE, name)
-            .cloned()
             .ok_or_else(|| format!("Request without {name}"))
-    };
+    }
     let applicant = child(element, "Applicant")?;
     let document = child(element, "IdentityDocument")?;
     let text = |parent: &Element, name: &str| -> Result<String, String> {
         Ok(child(parent, name)?.text.trim().to_owned())
     };
-    let birth = text(&applicant, "BirthDate")?;
+    let birth = text(applicant, "BirthDate")?;
     let birth_date = Date::parse(
         &birth,
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .map_err(|e| e.to_string())?;
-    let sex = Sex::parse(&text(&applicant, "Sex")?).ok_or("unknown Sex")?;
-    let citizenship = text(&applicant, "Citizenship")?;
-    let document_number = text(&document, "Number")?;
-    let mut identity_xml = String::new();
+    let sex = Sex::parse(&text(applicant, "Sex")?).ok_or("unknown Sex")?;
+    let citizenship = text(applicant, "Citizenship")?;
+    let document_number = text(document, "Number")?;
+    let mut identity_xml = String::with_capacity(256);
     for name in ["Surname", "GivenNames", "Patronymic"] {
         if let Some(names) = applicant.child(NAMESPACE, name) {
-            identity_xml.push_str(&format!("<{name}>"));
+            let _ = write!(identity_xml, "<{name}>");
             for script in ["Latin", "Cyrillic"] {
                 if let Some(spelling) = names.child(NAMESPACE, script) {
-                    identity_xml.push_str(&format!(
+                    let _ = write!(
+                        identity_xml,
                         "<{script}>{}</{script}>",
                         escape(spelling.text.trim())
-                    ));
+                    );
                 }
             }
-            identity_xml.push_str(&format!("</{name}>"));
+            let _ = write!(identity_xml, "</{name}>");
         }
     }
-    identity_xml.push_str(&format!(
+    let _ = write!(
+        identity_xml,
         "<BirthDate>{birth}</BirthDate><Sex>{}</Sex><Citizenship>{}</Citizenship><DocumentNumber>{}</DocumentNumber>",
         sex.as_str(),
         escape(&citizenship),
         escape(&document_number)
-    ));
+    );
     Ok(Request {
         number: attribute("applicationNumber")?,
         token: attribute("leaseToken")?,
@@ -478,11 +480,23 @@ fn request(element: &Element) -> Result<Request, String> {
     })
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// `text` escaped for element content and attribute values, in one pass
+/// (borrowed when nothing needs escaping).
+fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(['&', '<', '>', '"']) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// splitmix64: small, seedable, good enough to pick faults.
@@ -523,4 +537,22 @@ fn fixed_fraction(seed: u64, number: &str) -> f64 {
 /// The top 53 bits of `bits` as a number in [0, 1).
 fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escape_leaves_plain_text_borrowed_and_escapes_markup() {
+        assert!(matches!(
+            escape("ZHANG"),
+            std::borrow::Cow::Borrowed("ZHANG")
+        ));
+        assert_eq!(
+            escape(r#"O'BRIEN & <SON> "JR""#),
+            "O'BRIEN &amp; &lt;SON&gt; &quot;JR&quot;"
+        );
+        assert_eq!(escape("ЖАҢА"), "ЖАҢА");
+    }
 }
