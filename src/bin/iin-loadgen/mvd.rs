@@ -5,7 +5,11 @@
 //!
 //! Every phase gets a fresh database filled with the same N queued
 //! applications (not timed; see `mvd_queue`), and afterwards must show each
-//! of them leased once and decided once.
+//! of them leased once and decided once. In gateway mode the clock starts
+//! once the gateway's audit sealer has chained the fill's records (intake
+//! seals its own as it accepts; the baseline runs no sealer). Each phase
+//! reports the CPU time per result of the PostgreSQL backends, of the
+//! gateway and of this process (the pullers share the machine).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::gateway_child::{Gateway, GatewayArgs};
-use crate::mvd_http::Pulled;
+use crate::mvd_http::{Pulled, Pulling};
 use crate::mvd_queue::{self, Decided, Queue};
 use crate::report::Mode;
 use crate::scratch::{ScratchDb, ScratchDir, check_loopback};
@@ -35,6 +39,10 @@ pub struct MvdArgs {
     /// `max` of each lease call.
     #[arg(long, default_value_t = 50)]
     batch: usize,
+    /// Each puller leases its next batch while it posts (or, in the
+    /// baseline, completes) the current one, instead of after it.
+    #[arg(long)]
+    lease_ahead: bool,
     /// Queued applications each phase leases and completes.
     #[arg(long, default_value_t = 100_000)]
     applications: usize,
@@ -77,6 +85,9 @@ struct Phase {
     backends_cpu: Duration,
     /// CPU time of the gateway process (gateway mode).
     gateway_cpu: Option<Duration>,
+    /// CPU time of this process while draining: the pullers (HTTP and XML,
+    /// or the baseline's PostgreSQL client), which share the machine.
+    loadgen_cpu: Duration,
     /// Transactions that wrote the results.
     result_commits: i64,
 }
@@ -154,15 +165,15 @@ async fn run_phase(
             filled.elapsed().as_secs_f64()
         );
         let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+        let own_cpu = || crate::cpu::of_process(std::process::id());
+        let cpu_before = own_cpu()?;
         let (pulled, elapsed, rss, backends_cpu, gateway_cpu) = match mode {
             Mode::Gateway => gateway_drain(args, binary, &db.url, decided, &name, deadline).await?,
             Mode::Baseline => {
                 let (pulled, elapsed, backends_cpu) = mvd_sql::drain(
                     &db.url,
                     Arc::clone(decided),
-                    args.pullers,
-                    args.in_flight,
-                    args.batch,
+                    &pulling(args),
                     &group_commit(args)?,
                     deadline,
                 )
@@ -170,6 +181,7 @@ async fn run_phase(
                 (pulled, elapsed, None, backends_cpu, None)
             }
         };
+        let loadgen_cpu = own_cpu()?.saturating_sub(cpu_before);
         mvd_queue::verify(&db.url, args.applications).await?;
         let result_commits = mvd_queue::result_commits(&db.url).await?;
         Ok(Phase {
@@ -180,6 +192,7 @@ async fn run_phase(
             peak_rss_kib: rss,
             backends_cpu,
             gateway_cpu,
+            loadgen_cpu,
             result_commits,
         })
     }
@@ -204,15 +217,12 @@ async fn gateway_drain(
         dir.path.join("gateway.log"),
     )
     .await?;
-    let drained = mvd_http::drain(
-        gateway.addr,
-        Arc::clone(decided),
-        args.pullers,
-        args.in_flight,
-        args.batch,
-        deadline,
-    )
-    .await;
+    if let Err(e) = mvd_queue::wait_sealed(url, Duration::from_secs(120)).await {
+        gateway.kill().await;
+        return Err(e);
+    }
+    let drained =
+        mvd_http::drain(gateway.addr, Arc::clone(decided), &pulling(args), deadline).await;
     let (pulled, elapsed) = match drained {
         Ok(drained) => drained,
         Err(e) => {
@@ -230,6 +240,15 @@ async fn gateway_drain(
     };
     gateway.kill().await;
     Ok((pulled, elapsed, Some(rss?), backends?, Some(cpu?)))
+}
+
+fn pulling(args: &MvdArgs) -> Pulling {
+    Pulling {
+        pullers: args.pullers,
+        in_flight: args.in_flight,
+        batch: args.batch,
+        lease_ahead: args.lease_ahead,
+    }
 }
 
 /// The group commit the gateway runs with, from its default configuration
@@ -264,7 +283,7 @@ fn rss(kib: Option<u64>) -> String {
 fn one_line(p: &Phase) -> String {
     let r = &p.results;
     format!(
-        "round {} {:<8} {:>7} in {:>6.2} s: {:>8.1}/s  result p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lease calls {} p50 {:>6.2} ms  peak RSS {} MiB  CPU/result: PostgreSQL {} us, gateway {} us  results/commit {:.1}",
+        "round {} {:<8} {:>7} in {:>6.2} s: {:>8.1}/s  result p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lease calls {} p50 {:>6.2} ms  peak RSS {} MiB  CPU/result: PostgreSQL {} us, gateway {} us, load generator {} us  results/commit {:.1}",
         p.round,
         p.mode.name(),
         r.count,
@@ -278,6 +297,7 @@ fn one_line(p: &Phase) -> String {
         rss(p.peak_rss_kib),
         cpu_text(Some(p.backends_cpu), r.count),
         cpu_text(p.gateway_cpu, r.count),
+        cpu_text(Some(p.loadgen_cpu), r.count),
         per_commit(p),
     )
 }
@@ -295,15 +315,15 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
     );
     println!();
     println!(
-        "| round | mode | completed | seconds | completed/s | result p50 ms | result p99 ms | result max ms | lease calls | lease p50 ms | lease p99 ms | peak RSS MiB | PostgreSQL CPU us/result | gateway CPU us/result | results/commit |"
+        "| round | mode | completed | seconds | completed/s | result p50 ms | result p99 ms | result max ms | lease calls | lease p50 ms | lease p99 ms | peak RSS MiB | PostgreSQL CPU us/result | gateway CPU us/result | load generator CPU us/result | results/commit |"
     );
     println!(
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for p in phases {
         let r = &p.results;
         println!(
-            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} | {:.1} |",
+            "| {} | {} | {} | {:.2} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {} | {} | {} | {:.1} |",
             p.round,
             p.mode.name(),
             r.count,
@@ -318,14 +338,15 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
             rss(p.peak_rss_kib),
             cpu_text(Some(p.backends_cpu), r.count),
             cpu_text(p.gateway_cpu, r.count),
+            cpu_text(Some(p.loadgen_cpu), r.count),
             per_commit(p),
         );
     }
     println!();
     println!(
-        "| mode | completed/s | result p50 ms | result p99 ms | result max ms | lease p50 ms | peak RSS MiB | PostgreSQL CPU us/result | gateway CPU us/result | results/commit |"
+        "| mode | completed/s | result p50 ms | result p99 ms | result max ms | lease p50 ms | peak RSS MiB | PostgreSQL CPU us/result | gateway CPU us/result | load generator CPU us/result | results/commit |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut medians = Vec::new();
     for mode in [Mode::Gateway, Mode::Baseline] {
         let of: Vec<&Phase> = phases.iter().filter(|p| p.mode == mode).collect();
@@ -343,7 +364,7 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
             .filter_map(|p| p.gateway_cpu.map(|cpu| per_result(cpu, p.results.count)))
             .collect();
         println!(
-            "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {} | {:.1} |",
+            "| {} | {:.1} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.0} | {} | {:.0} | {:.1} |",
             mode.name(),
             rate,
             pick(&|p| ms(p.results.p50)),
@@ -361,6 +382,7 @@ fn print(args: &MvdArgs, phases: &[Phase]) {
             } else {
                 format!("{:.0}", median(&gateway_cpu))
             },
+            pick(&|p| per_result(p.loadgen_cpu, p.results.count)),
             pick(&per_commit),
         );
         medians.push((mode, rate));

@@ -233,6 +233,34 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, String> {
     Ok(client)
 }
 
+/// Waits until the gateway's audit sealer has chained every audit record
+/// in the database (the fill's `ACCEPTED` records), so that sealing the
+/// fill, which intake's own sealing would have done as it accepted, is not
+/// timed with the pullers.
+pub async fn wait_sealed(url: &str, limit: std::time::Duration) -> Result<(), String> {
+    let client = connect(url).await?;
+    let until = std::time::Instant::now() + limit;
+    loop {
+        let row = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM audit_chain)",
+                &[],
+            )
+            .await
+            .map_err(|e| pg_text(&e))?;
+        let (records, sealed): (i64, i64) = (row.get(0), row.get(1));
+        if sealed >= records {
+            return Ok(());
+        }
+        if std::time::Instant::now() > until {
+            return Err(format!(
+                "the gateway sealed {sealed} of {records} audit records in {limit:?}"
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// How many transactions wrote the phase's results (`count(DISTINCT xmin)`
 /// of `mvd_results`): what the group commit made of them.
 pub async fn result_commits(url: &str) -> Result<i64, String> {

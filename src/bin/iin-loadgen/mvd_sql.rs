@@ -6,7 +6,8 @@
 //! `PgStore::pg_lease` do: the reclaim statement (expired leases back to the
 //! queue), then the lease statement (`FOR UPDATE SKIP LOCKED LIMIT n`, the
 //! `UPDATE` to `LEASED` with token, expiry and delivery count, the `LEASED`
-//! transitions). The leased applications are dealt out to `--in-flight`
+//! transitions), after the batch before or, with `--lease-ahead`, while it
+//! is completed. The leased applications are dealt out to `--in-flight`
 //! lanes, as the gateway mode deals results to its connections, and each
 //! lane hands one completion after another to the same group commit the
 //! gateway runs (`storage::group_commit::GroupCommit`, the gateway's
@@ -35,7 +36,7 @@ use iin_gateway::storage::group_commit::{Batch, GroupCommit};
 use iin_gateway::storage::postgres_statements::{COMPLETE, LEASE, RECLAIM, complete_run, runs};
 use iin_gateway::storage::{AuditKind, AuditNote, Completed, Completion, StoreError};
 
-use crate::mvd_http::Pulled;
+use crate::mvd_http::{Pulled, Pulling};
 use crate::mvd_queue::{Decided, connect};
 use crate::scratch::pg_text;
 
@@ -138,13 +139,11 @@ pub struct Commit {
 pub async fn drain(
     url: &str,
     decided: Arc<HashMap<String, Decided>>,
-    pullers: usize,
-    in_flight: usize,
-    batch: usize,
+    pulling: &Pulling,
     commit: &Commit,
     deadline: Instant,
 ) -> Result<(Pulled, Duration, Duration), String> {
-    let connections = prepare_all(url, pullers).await?;
+    let connections = prepare_all(url, pulling.pullers).await?;
     let writer = RawCompletions::connect(url, commit.writers).await?;
     let results = Arc::new(GroupCommit::with_writers(
         writer,
@@ -158,13 +157,14 @@ pub async fn drain(
             connection,
             Arc::clone(&results),
             Arc::clone(&decided),
-            in_flight,
-            batch,
+            pulling.in_flight,
+            pulling.batch,
+            pulling.lease_ahead,
             deadline,
         ));
     }
     let mut pulled = Pulled::default();
-    let mut connected = Vec::with_capacity(pullers);
+    let mut connected = Vec::with_capacity(pulling.pullers);
     while let Some(joined) = workers.join_next().await {
         let (mut own, connection) = joined.map_err(|e| format!("a puller failed: {e}"))??;
         pulled.results.append(&mut own.results);
@@ -184,48 +184,78 @@ fn token() -> String {
     hex::encode(bytes)
 }
 
+/// Leased applications: number and lease token.
+type Leased = Vec<(String, String)>;
+
+/// One lease call as the gateway makes it: reclaim, then lease. Returns the
+/// connection, what was leased and how long the call took, in microseconds.
+async fn lease(c: Connection, batch: usize) -> Result<(Connection, Leased, u64), String> {
+    let sent = Instant::now();
+    let now = OffsetDateTime::now_utc();
+    let queued_due = Some(now + time::Duration::hours(4));
+    c.client
+        .query(
+            &c.reclaim,
+            &[&now, &MAX_DELIVERIES, &RECLAIM_LIMIT, &queued_due, &GATEWAY],
+        )
+        .await
+        .map_err(|e| pg_text(&e))?;
+    let tokens: Vec<String> = (0..batch).map(|_| token()).collect();
+    let expires_at = now + VISIBILITY;
+    let leased_due = Some(now + time::Duration::hours(4));
+    let rows = c
+        .client
+        .query(
+            &c.lease,
+            &[
+                &(batch as i64),
+                &now,
+                &expires_at,
+                &tokens,
+                &leased_due,
+                &PULLER,
+            ],
+        )
+        .await
+        .map_err(|e| pg_text(&e))?;
+    let took = sent.elapsed().as_micros() as u64;
+    let leased = rows
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    Ok((c, leased, took))
+}
+
 async fn puller(
     c: Connection,
     results: Arc<GroupCommit<RawCompletions>>,
     decided: Arc<HashMap<String, Decided>>,
     in_flight: usize,
     batch: usize,
+    lease_ahead: bool,
     deadline: Instant,
 ) -> Result<(Pulled, Connection), String> {
     let mut pulled = Pulled::default();
-    let limit = batch as i64;
+    let mut next = tokio::spawn(lease(c, batch));
     loop {
         if Instant::now() > deadline {
             return Err("the phase ran past its time limit (--max-seconds)".into());
         }
-        let sent = Instant::now();
-        let now = OffsetDateTime::now_utc();
-        let queued_due = Some(now + time::Duration::hours(4));
-        c.client
-            .query(
-                &c.reclaim,
-                &[&now, &MAX_DELIVERIES, &RECLAIM_LIMIT, &queued_due, &GATEWAY],
-            )
+        let (c, leased, took) = (&mut next)
             .await
-            .map_err(|e| pg_text(&e))?;
-        let tokens: Vec<String> = (0..batch).map(|_| token()).collect();
-        let expires_at = now + VISIBILITY;
-        let leased_due = Some(now + time::Duration::hours(4));
-        let rows = c
-            .client
-            .query(
-                &c.lease,
-                &[&limit, &now, &expires_at, &tokens, &leased_due, &PULLER],
-            )
-            .await
-            .map_err(|e| pg_text(&e))?;
-        pulled.leases.push(sent.elapsed().as_micros() as u64);
-        if rows.is_empty() {
+            .map_err(|e| format!("a lease failed: {e}"))??;
+        pulled.leases.push(took);
+        if leased.is_empty() {
             return Ok((pulled, c));
         }
-        let mut lanes: Vec<Vec<(String, String)>> = vec![Vec::new(); in_flight];
-        for (i, row) in rows.into_iter().enumerate() {
-            lanes[i % in_flight].push((row.get(0), row.get(1)));
+        // Ahead: the next batch is leased while this one is completed.
+        let mut c = Some(c);
+        if lease_ahead {
+            next = tokio::spawn(lease(c.take().expect("just put"), batch));
+        }
+        let mut lanes: Vec<Leased> = vec![Vec::new(); in_flight];
+        for (i, one) in leased.into_iter().enumerate() {
+            lanes[i % in_flight].push(one);
         }
         let mut running = JoinSet::new();
         for lane in lanes {
@@ -238,6 +268,9 @@ async fn puller(
         while let Some(joined) = running.join_next().await {
             let mut took = joined.map_err(|e| format!("a lane failed: {e}"))??;
             pulled.results.append(&mut took);
+        }
+        if let Some(c) = c {
+            next = tokio::spawn(lease(c, batch));
         }
     }
 }
