@@ -190,10 +190,11 @@ impl<'t> Builder<'t> {
         start: usize,
     ) -> Result<(), ReadError> {
         let local_name = tag.local_name().into_inner().to_owned();
-        let path = match self.open.last() {
-            Some(parent) => format!("{}/{local_name}", parent.at.path),
-            None => format!("/{local_name}"),
-        };
+        let parent = self
+            .open
+            .last()
+            .map_or("", |parent| parent.at.path.as_str());
+        let path = child_path(parent, "/", &local_name);
         let at = self.location(start, path);
         if self.open.is_empty() && self.root.is_some() {
             return Err(ReadError::at(
@@ -261,7 +262,7 @@ impl<'t> Builder<'t> {
             }
             let (namespace, local_name) = resolver.resolve_attribute(attribute.key);
             let local_name = local_name.into_inner();
-            let path = format!("{}/@{local_name}", element_at.path);
+            let path = child_path(&element_at.path, "/@", local_name);
             let at = match self.offset_in_text(attribute.key.into_inner()) {
                 Some(start) => self.location(start, path),
                 None => Location {
@@ -376,6 +377,16 @@ impl<'t> Builder<'t> {
         };
         self.malformed(&detail, offset)
     }
+}
+
+/// `parent` + `separator` + `name`, without the formatting machinery (a
+/// path is built for every element and attribute read).
+fn child_path(parent: &str, separator: &str, name: &str) -> String {
+    let mut path = String::with_capacity(parent.len() + separator.len() + name.len());
+    path.push_str(parent);
+    path.push_str(separator);
+    path.push_str(name);
+    path
 }
 
 /// Element names are not personal data, but a hostile one may be huge.
