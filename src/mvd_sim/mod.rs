@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use gateway_xml::{Element, Limits, NAMESPACE};
+use gateway_xml::{Element, Limits, NAMESPACE, escape};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 use tokio::time::Instant;
@@ -480,25 +480,6 @@ fn request(element: &Element) -> Result<Request, String> {
     })
 }
 
-/// `text` escaped for element content and attribute values, in one pass
-/// (borrowed when nothing needs escaping).
-fn escape(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"']) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            other => out.push(other),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
 /// splitmix64: small, seedable, good enough to pick faults.
 struct Rng(u64);
 
@@ -537,22 +518,4 @@ fn fixed_fraction(seed: u64, number: &str) -> f64 {
 /// The top 53 bits of `bits` as a number in [0, 1).
 fn unit(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escape_leaves_plain_text_borrowed_and_escapes_markup() {
-        assert!(matches!(
-            escape("ZHANG"),
-            std::borrow::Cow::Borrowed("ZHANG")
-        ));
-        assert_eq!(
-            escape(r#"O'BRIEN & <SON> "JR""#),
-            "O'BRIEN &amp; &lt;SON&gt; &quot;JR&quot;"
-        );
-        assert_eq!(escape("ЖАҢА"), "ЖАҢА");
-    }
 }

@@ -25,6 +25,9 @@ pub use mvd::{
     ExtendLeaseDoc, LeaseRequestDoc, MvdOutcomeDoc, MvdResultDoc, RegisteredIdentityDoc,
     read_extend_lease, read_lease_request, read_mvd_result,
 };
+/// Text escaped for element content or a quoted attribute value, as every
+/// renderer here writes it (borrowed when nothing needs escaping).
+pub use quick_xml::escape::escape;
 pub use read_application::read_application;
 pub use render::{
     AcceptanceTalon, ApplicationStatus, ErrorNotice, RefusalReceipt, render_acceptance_talon,
