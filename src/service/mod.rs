@@ -68,6 +68,28 @@ pub struct Gateway {
     sealer: Sealer,
 }
 
+/// The MVD results' group commit: on a thread and a pool of connections of
+/// its own where the store has a pool (see `GroupCommit::on_own_thread`),
+/// else beside the request handlers.
+fn result_commit(store: &Arc<dyn Store>, config: &Config) -> GroupCommit<Completions> {
+    let max_batch = config.database.group_commit_max_batch;
+    let writers = config.database.result_commit_writers;
+    let own = match store.own_pool(writers) {
+        Ok(own) => own,
+        Err(e) => {
+            tracing::warn!(error = %e, "the result writer shares the pool");
+            None
+        }
+    };
+    if let Some(own) = own {
+        match GroupCommit::on_own_thread("result-writer", Completions(own), max_batch, writers) {
+            Ok(commit) => return commit,
+            Err(e) => tracing::warn!(error = %e, "the result writer runs beside the handlers"),
+        }
+    }
+    GroupCommit::with_writers(Completions(store.clone()), max_batch, writers)
+}
+
 /// The audit log's name for a caller the gateway cannot identify (no client
 /// certificates configured: development).
 pub const UNIDENTIFIED: &str = "unidentified";
@@ -82,11 +104,7 @@ impl Gateway {
             config.database.group_commit_max_batch,
             config.database.group_commit_writers,
         );
-        let results = GroupCommit::with_writers(
-            Completions(store.clone()),
-            config.database.group_commit_max_batch,
-            config.database.result_commit_writers,
-        );
+        let results = result_commit(&store, config);
         let calendar = calendar(&config.calendar);
         let norms = Norms {
             document_check: config.norms.document_check,

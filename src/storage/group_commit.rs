@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::{Semaphore, mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use super::{Completed, Completion, NewAnswer, Recorded, Store, StoreError};
 
@@ -76,7 +76,9 @@ struct Pending<B: Batch> {
 /// [`shutdown`]: GroupCommit::shutdown
 pub struct GroupCommit<B: Batch = Answers> {
     queue: mpsc::Sender<Pending<B>>,
-    collector: JoinHandle<()>,
+    /// Resolves (or fails, if the collector was dropped) once the collector
+    /// has written everything queued and stopped.
+    finished: oneshot::Receiver<()>,
 }
 
 impl GroupCommit<Answers> {
@@ -95,8 +97,40 @@ impl<B: Batch> GroupCommit<B> {
         // Room for the next batch of every writer; past that `record` waits
         // for room, which is the backpressure on request handlers.
         let (queue, pending) = mpsc::channel(max_batch * (writers + 1));
-        let collector = tokio::spawn(collect(Arc::new(batch), pending, max_batch, writers));
-        GroupCommit { queue, collector }
+        let (done, finished) = oneshot::channel();
+        tokio::spawn(async move {
+            collect(Arc::new(batch), pending, max_batch, writers).await;
+            let _ = done.send(());
+        });
+        GroupCommit { queue, finished }
+    }
+
+    /// Like [`GroupCommit::with_writers`], with the collector and its
+    /// writers on a thread of their own (named `name`) that runs a
+    /// single-threaded runtime. Their database I/O is then polled the moment
+    /// it is ready, not when the request handlers' runtime gets to it: on
+    /// a busy machine that wait would lengthen every commit, and with one
+    /// writer every result waits for the commit before its own.
+    pub fn on_own_thread(
+        name: &str,
+        batch: B,
+        max_batch: usize,
+        writers: usize,
+    ) -> std::io::Result<GroupCommit<B>> {
+        let max_batch = max_batch.max(1);
+        let writers = writers.max(1);
+        let (queue, pending) = mpsc::channel(max_batch * (writers + 1));
+        let (done, finished) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                runtime.block_on(collect(Arc::new(batch), pending, max_batch, writers));
+                let _ = done.send(());
+            })?;
+        Ok(GroupCommit { queue, finished })
     }
 
     /// Writes one item, sharing the transaction with whatever else is
@@ -115,7 +149,7 @@ impl<B: Batch> GroupCommit<B> {
         drop(self.queue);
         // A panicking writer has already failed its callers; nothing more to
         // report here.
-        let _ = self.collector.await;
+        let _ = self.finished.await;
     }
 }
 
@@ -198,6 +232,7 @@ mod tests {
     use async_trait::async_trait;
     use time::OffsetDateTime;
     use tokio::sync::Notify;
+    use tokio::task::JoinHandle;
 
     use super::*;
     use crate::domain::lifecycle::State;
@@ -522,10 +557,46 @@ mod tests {
         let store = Arc::new(FakeStore::default());
         let commit = GroupCommit::start(store.clone(), 8);
         commit.record(answer("m")).await.unwrap();
-        let collector = commit.collector.abort_handle();
         drop(commit);
-        while !collector.is_finished() {
+        // The collector drops its `Answers`, and with it the store, as it stops.
+        while Arc::strong_count(&store) > 1 {
             tokio::task::yield_now().await;
         }
+    }
+
+    #[tokio::test]
+    async fn on_its_own_thread_queued_answers_share_the_next_commit() {
+        let store = Arc::new(FakeStore {
+            hold_first: true,
+            ..FakeStore::default()
+        });
+        let commit = Arc::new(
+            GroupCommit::on_own_thread("test-writer", Answers(store.clone()), 64, 1).unwrap(),
+        );
+        let first = tokio::spawn({
+            let commit = Arc::clone(&commit);
+            async move { commit.record(answer("first")).await }
+        });
+        while store.batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let waiting: Vec<_> = (0..5)
+            .map(|i| {
+                let commit = Arc::clone(&commit);
+                tokio::spawn(async move { commit.record(answer(&format!("m{i}"))).await })
+            })
+            .collect();
+        while commit.queue.max_capacity() - commit.queue.capacity() < 5 {
+            tokio::task::yield_now().await;
+        }
+        store.release.notify_one();
+        assert_eq!(first.await.unwrap(), Ok(Recorded::Stored));
+        for task in waiting {
+            assert_eq!(task.await.unwrap(), Ok(Recorded::Stored));
+        }
+        assert_eq!(*store.batches.lock().unwrap(), [1, 5]);
+        Arc::into_inner(commit).unwrap().shutdown().await;
+        // The thread has stopped and dropped its `Answers`.
+        assert_eq!(Arc::strong_count(&store), 1);
     }
 }

@@ -141,6 +141,15 @@ pub trait Store: Send + Sync + 'static {
     /// including by an earlier item of the same batch, writes nothing and
     /// yields `AlreadyAnswered` with the answer that won. Only when the whole
     /// transaction fails is an error returned, and then nothing was written.
+    /// The same store on a pool of its own of at most `connections`, none
+    /// opened yet: each opens on first use and is driven by the tokio runtime
+    /// that opened it. A writer on a thread of its own (the MVD results'
+    /// group commit) then never waits for the request handlers' runtime to
+    /// poll its sockets. `None` where the store has no connection pool.
+    fn own_pool(&self, _connections: usize) -> Result<Option<Arc<dyn Store>>, StoreError> {
+        Ok(None)
+    }
+
     async fn record_answers(&self, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError>;
 
     /// The answer recorded for a message, if any.

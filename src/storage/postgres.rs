@@ -10,6 +10,7 @@
 //! a second statement, whose fresh snapshot sees the winner.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
@@ -118,6 +119,37 @@ ORDER BY t.seq";
 
 pub struct PgStore {
     pool: Pool,
+    /// How the pool connects, kept for `Store::own_pool`.
+    config: tokio_postgres::Config,
+    timeout: std::time::Duration,
+}
+
+/// A pool of at most `size` connections, none opened yet. Each opens on
+/// first use, and its I/O is driven by a task on the tokio runtime that
+/// opened it.
+fn build_pool(
+    config: tokio_postgres::Config,
+    size: usize,
+    timeout: std::time::Duration,
+) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            // A connection lost while idle shows up as `is_closed`; a
+            // round trip per checkout to prove it alive costs more than
+            // the rare retry it saves.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))
 }
 
 impl PgStore {
@@ -133,25 +165,12 @@ impl PgStore {
             }
             config.options(format!("-c search_path={schema}"));
         }
-        let manager = Manager::from_config(
+        let pool = build_pool(config.clone(), options.pool_size, options.connect_timeout)?;
+        let store = PgStore {
+            pool,
             config,
-            NoTls,
-            ManagerConfig {
-                // A connection lost while idle shows up as `is_closed`; a
-                // round trip per checkout to prove it alive costs more than
-                // the rare retry it saves.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(options.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(options.connect_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .build()
-            .map_err(|e| StoreError::Backend(format!("cannot build the pool: {e}")))?;
-        let store = PgStore { pool };
+            timeout: options.connect_timeout,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -435,6 +454,14 @@ impl Plan {
 
 #[async_trait]
 impl Store for PgStore {
+    fn own_pool(&self, connections: usize) -> Result<Option<Arc<dyn Store>>, StoreError> {
+        Ok(Some(Arc::new(PgStore {
+            pool: build_pool(self.config.clone(), connections, self.timeout)?,
+            config: self.config.clone(),
+            timeout: self.timeout,
+        })))
+    }
+
     async fn record_answers(&self, batch: &[NewAnswer]) -> Result<Vec<Recorded>, StoreError> {
         check_batch(batch)?;
         if batch.is_empty() {
