@@ -3,6 +3,7 @@
 //! shared machine the throughput swings with the load, the CPU per item much
 //! less).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// `/proc` counts CPU time in clock ticks of 1/100 s (`USER_HZ`, fixed on
@@ -33,6 +34,26 @@ pub fn of_process(pid: u32) -> Result<Duration, String> {
 /// `client` (the gateway's pool, or the baseline's connections), read while
 /// they are still connected. The server must be on this machine.
 pub async fn of_backends(client: &tokio_postgres::Client) -> Result<Duration, String> {
+    Ok(by_backend(client).await?.values().sum())
+}
+
+/// What the backends connected now spent since `before` was read by
+/// [`by_backend`]; a backend that connected since counts from zero, one that
+/// has gone since is not counted.
+pub async fn of_backends_since(
+    client: &tokio_postgres::Client,
+    before: &HashMap<i32, Duration>,
+) -> Result<Duration, String> {
+    Ok(by_backend(client)
+        .await?
+        .into_iter()
+        .map(|(pid, cpu)| cpu.saturating_sub(before.get(&pid).copied().unwrap_or_default()))
+        .sum())
+}
+
+/// CPU time so far of every other backend connected to the database of
+/// `client`, by process id.
+pub async fn by_backend(client: &tokio_postgres::Client) -> Result<HashMap<i32, Duration>, String> {
     let rows = client
         .query(
             "SELECT pid FROM pg_stat_activity
@@ -41,13 +62,13 @@ pub async fn of_backends(client: &tokio_postgres::Client) -> Result<Duration, St
         )
         .await
         .map_err(|e| crate::scratch::pg_text(&e))?;
-    let mut total = Duration::ZERO;
+    let mut cpu = HashMap::with_capacity(rows.len());
     for row in rows {
         let pid: i32 = row.get(0);
         // A backend that has just gone has nothing more to count.
-        if let Ok(cpu) = of_process(pid as u32) {
-            total += cpu;
+        if let Ok(spent) = of_process(pid as u32) {
+            cpu.insert(pid, spent);
         }
     }
-    Ok(total)
+    Ok(cpu)
 }

@@ -9,7 +9,8 @@
 //! once the gateway's audit sealer has chained the fill's records (intake
 //! seals its own as it accepts; the baseline runs no sealer). Each phase
 //! reports the CPU time per result of the PostgreSQL backends, of the
-//! gateway and of this process (the pullers share the machine).
+//! gateway and of this process (the pullers share the machine), counted
+//! over the drain: in gateway mode from the moment the fill is sealed.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -221,6 +222,15 @@ async fn gateway_drain(
         gateway.kill().await;
         return Err(e);
     }
+    // CPU is counted from here: what the gateway and its backends spent
+    // starting and sealing the fill is not the drain's.
+    let (client, backends_before, cpu_before) = match start_counting(url, &gateway).await {
+        Ok(counting) => counting,
+        Err(e) => {
+            gateway.kill().await;
+            return Err(e);
+        }
+    };
     let drained =
         mvd_http::drain(gateway.addr, Arc::clone(decided), &pulling(args), deadline).await;
     let (pulled, elapsed) = match drained {
@@ -232,14 +242,22 @@ async fn gateway_drain(
         }
     };
     let rss = gateway.peak_rss_kib();
-    let cpu = gateway.cpu();
+    let cpu = gateway.cpu().map(|cpu| cpu.saturating_sub(cpu_before));
     // While the gateway's pool is still connected.
-    let backends = match mvd_queue::connect(url).await {
-        Ok(client) => crate::cpu::of_backends(&client).await,
-        Err(e) => Err(e),
-    };
+    let backends = crate::cpu::of_backends_since(&client, &backends_before).await;
     gateway.kill().await;
     Ok((pulled, elapsed, Some(rss?), backends?, Some(cpu?)))
+}
+
+/// A connection to read the backends' CPU with, and the CPU so far of the
+/// backends and of the gateway.
+async fn start_counting(
+    url: &str,
+    gateway: &Gateway,
+) -> Result<(tokio_postgres::Client, HashMap<i32, Duration>, Duration), String> {
+    let client = mvd_queue::connect(url).await?;
+    let backends = crate::cpu::by_backend(&client).await?;
+    Ok((client, backends, gateway.cpu()?))
 }
 
 fn pulling(args: &MvdArgs) -> Pulling {
