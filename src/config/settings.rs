@@ -53,7 +53,8 @@ pub struct DatabaseSettings {
     pub group_commit_max_batch: usize,
     pub group_commit_writers: usize,
     /// Concurrent writers of the MVD's results (a group commit of their
-    /// own, batches of up to `group_commit_max_batch`).
+    /// own, batches of up to `group_commit_max_batch`; on PostgreSQL a
+    /// thread and a connection each of their own, beside `pool_size`).
     pub result_commit_writers: usize,
     /// PostgreSQL schema (`search_path`); `None` keeps the server's default.
     pub schema: Option<String>,
