@@ -483,21 +483,32 @@ mod tests {
             ..FakeStore::default()
         });
         let commit = Arc::new(GroupCommit::with_writers(Answers(store.clone()), 64, 1));
+        queued_behind_a_held_commit(&commit, &store, 10).await;
+        assert_eq!(*store.batches.lock().unwrap(), [1, 10]);
+    }
+
+    /// Records one answer, which `store` holds in its commit, then `n` more
+    /// while it is held; releases it and checks that all were stored.
+    async fn queued_behind_a_held_commit(
+        commit: &Arc<GroupCommit>,
+        store: &Arc<FakeStore>,
+        n: usize,
+    ) {
         let first = tokio::spawn({
-            let commit = Arc::clone(&commit);
+            let commit = Arc::clone(commit);
             async move { commit.record(answer("first")).await }
         });
         while store.batches.lock().unwrap().is_empty() {
             tokio::task::yield_now().await;
         }
-        let waiting: Vec<_> = (0..10)
+        let waiting: Vec<_> = (0..n)
             .map(|i| {
-                let commit = Arc::clone(&commit);
+                let commit = Arc::clone(commit);
                 tokio::spawn(async move { commit.record(answer(&format!("m{i}"))).await })
             })
             .collect();
-        // All ten are in the queue before the first commit finishes.
-        while commit.queue.max_capacity() - commit.queue.capacity() < 10 {
+        // All of them are in the queue before the first commit finishes.
+        while commit.queue.max_capacity() - commit.queue.capacity() < n {
             tokio::task::yield_now().await;
         }
         store.release.notify_one();
@@ -505,7 +516,6 @@ mod tests {
         for task in waiting {
             assert_eq!(task.await.unwrap(), Ok(Recorded::Stored));
         }
-        assert_eq!(*store.batches.lock().unwrap(), [1, 10]);
     }
 
     #[tokio::test]
@@ -573,27 +583,7 @@ mod tests {
         let commit = Arc::new(
             GroupCommit::on_own_thread("test-writer", Answers(store.clone()), 64, 1).unwrap(),
         );
-        let first = tokio::spawn({
-            let commit = Arc::clone(&commit);
-            async move { commit.record(answer("first")).await }
-        });
-        while store.batches.lock().unwrap().is_empty() {
-            tokio::task::yield_now().await;
-        }
-        let waiting: Vec<_> = (0..5)
-            .map(|i| {
-                let commit = Arc::clone(&commit);
-                tokio::spawn(async move { commit.record(answer(&format!("m{i}"))).await })
-            })
-            .collect();
-        while commit.queue.max_capacity() - commit.queue.capacity() < 5 {
-            tokio::task::yield_now().await;
-        }
-        store.release.notify_one();
-        assert_eq!(first.await.unwrap(), Ok(Recorded::Stored));
-        for task in waiting {
-            assert_eq!(task.await.unwrap(), Ok(Recorded::Stored));
-        }
+        queued_behind_a_held_commit(&commit, &store, 5).await;
         assert_eq!(*store.batches.lock().unwrap(), [1, 5]);
         Arc::into_inner(commit).unwrap().shutdown().await;
         // The thread has stopped and dropped its `Answers`.
